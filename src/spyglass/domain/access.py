@@ -1,0 +1,21 @@
+"""Who is calling: the project an API key grants and at which access level."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+AccessLevel = Literal["project", "scores"]
+
+
+@dataclass(frozen=True, slots=True)
+class ProjectScope:
+    """Produced by `auth` from the Authorization header; every read and write is scoped by it.
+
+    `access_level` is "project" for Basic auth with public+secret key and "scores" for a
+    Bearer public key (Langfuse lets such callers write scores only).
+    """
+
+    project_id: str
+    public_key: str
+    access_level: AccessLevel = "project"
