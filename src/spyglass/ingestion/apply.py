@@ -1,0 +1,169 @@
+"""Apply queue jobs to the OLAP store: read the durable input, merge, write new versions.
+
+A group of jobs is applied as one unit: patches are merged in arrival order on top of
+the stored records and written in a single pass (children before traces), so the
+events of one request become readable together.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Final
+
+import orjson
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+from spyglass.domain.events import event_to_patches, sort_events
+from spyglass.domain.merge import merge, new_record
+from spyglass.domain.records import EntityKind, Patch, Record
+from spyglass.ingestion.contracts import IngestJob
+from spyglass.ingestion.otel import request_to_patches
+from spyglass.storage.blob.base import BlobStore
+from spyglass.storage.olap.codec import sort_key_changed
+from spyglass.storage.olap.records import RecordStore
+
+log = logging.getLogger(__name__)
+
+Key = tuple[EntityKind, str, str]  # (kind, project_id, id)
+_CACHE_SIZE: Final = 20_000
+
+
+class PoisonJob(Exception):
+    """The job's input cannot ever be processed (missing or undecodable blob)."""
+
+
+class RecordCache:
+    """Recently merged records, so repeated updates of one entity skip the OLAP read.
+
+    Valid only while this process is the single writer (embedded mode); `clear` on deletes.
+    """
+
+    def __init__(self, size: int = _CACHE_SIZE) -> None:
+        self._items: OrderedDict[Key, Record] = OrderedDict()
+        self._size = size
+        self._lock = threading.Lock()
+
+    def get(self, key: Key) -> Record | None:
+        with self._lock:
+            record = self._items.get(key)
+            if record is not None:
+                self._items.move_to_end(key)
+            return record
+
+    def put(self, key: Key, record: Record) -> None:
+        with self._lock:
+            self._items[key] = record
+            self._items.move_to_end(key)
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
+class JobApplier:
+    def __init__(self, blobs: BlobStore, records: RecordStore, clock: Callable[[], int]) -> None:
+        self.blobs = blobs
+        self.records = records
+        self.clock = clock
+        self.cache = RecordCache()
+        self._last_ts = 0
+
+    def _version(self) -> int:
+        # Strictly increasing, so a later write always wins in ReplacingMergeTree.
+        self._last_ts = max(self.clock(), self._last_ts + 1)
+        return self._last_ts
+
+    def apply(self, jobs: list[IngestJob]) -> None:
+        patches: list[tuple[EntityKind, Patch, bool]] = []
+        for job in jobs:
+            if job.kind == "delete-traces":
+                self._flush(patches)
+                patches = []
+                self.records.delete_traces(job.project_id, job.ids)
+                self.cache.clear()
+            elif job.kind == "delete-scores":
+                self._flush(patches)
+                patches = []
+                self.records.delete_scores(job.project_id, job.ids)
+                self.cache.clear()
+            else:
+                patches.extend(self._load_patches(job))
+        self._flush(patches)
+
+    def _load_patches(self, job: IngestJob) -> list[tuple[EntityKind, Patch, bool]]:
+        try:
+            data = self.blobs.get(job.blob_key or "")
+        except KeyError:
+            raise PoisonJob(f"blob {job.blob_key} is missing") from None
+        if job.kind == "batch":
+            try:
+                events = orjson.loads(data)["events"]
+            except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
+                raise PoisonJob(f"blob {job.blob_key} is not a stored batch: {exc}") from None
+            out: list[tuple[EntityKind, Patch, bool]] = []
+            for event in sort_events(events):
+                out.extend((kind, patch, False) for kind, patch in event_to_patches(event, job.project_id))
+            return out
+        request = ExportTraceServiceRequest()
+        try:
+            request.ParseFromString(data)
+        except Exception as exc:  # noqa: BLE001 - protobuf raises its own DecodeError type
+            raise PoisonJob(f"blob {job.blob_key} is not an OTLP export: {exc}") from None
+        traces, observations = request_to_patches(request, job.project_id, job.received_at_us)
+        # An OTLP span is exported once, whole: its patch is the complete observation.
+        return [("observation", p, True) for p in observations] + [("trace", p, False) for p in traces]
+
+    def _flush(self, patches: list[tuple[EntityKind, Patch, bool]]) -> None:
+        if not patches:
+            return
+        now = self.clock()
+        stored = self._current_records(patches)
+        touched: dict[Key, Record] = {}
+        whole: set[Key] = set()
+        for kind, patch, complete in patches:
+            key = (kind, patch["project_id"], patch["id"])
+            base = touched.get(key) or stored.get(key)
+            if base is None:
+                record = new_record(kind, patch, now)
+            elif complete:
+                record = new_record(kind, patch, now)
+                record["created_at"] = base["created_at"]
+            else:
+                record = merge(kind, base, patch, now)
+            touched[key] = record
+            if complete:
+                whole.add(key)
+        by_kind: dict[EntityKind, list[Record]] = {}
+        tombstones: dict[EntityKind, list[Record]] = {}
+        for key, record in touched.items():
+            by_kind.setdefault(key[0], []).append(record)
+            previous = stored.get(key)
+            if previous is not None and sort_key_changed(key[0], previous, record):
+                tombstones.setdefault(key[0], []).append(previous)
+        self.records.write(by_kind, tombstones, self._version())
+        for key, record in touched.items():
+            # Whole OTLP spans are rarely touched again; caching them would only evict useful entries.
+            if key not in whole:
+                self.cache.put(key, record)
+
+    def _current_records(self, patches: list[tuple[EntityKind, Patch, bool]]) -> dict[Key, Record]:
+        wanted: dict[tuple[EntityKind, str], set[str]] = {}
+        found: dict[Key, Record] = {}
+        for kind, patch, complete in patches:
+            key = (kind, patch["project_id"], patch["id"])
+            if key in found:
+                continue
+            cached = self.cache.get(key)
+            if cached is not None:
+                found[key] = cached
+            elif not complete:
+                wanted.setdefault((kind, patch["project_id"]), set()).add(patch["id"])
+        for (kind, project_id), ids in wanted.items():
+            for record_id, record in self.records.find_current(kind, project_id, sorted(ids)).items():
+                found[(kind, project_id, record_id)] = record
+        return found

@@ -1,0 +1,29 @@
+"""The handle the web app and the CLI receive: every use case, already wired."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from spyglass.ingestion.accept import Acceptor
+from spyglass.services.projects import ProjectService
+from spyglass.services.tracing import TracingService
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    ingestion_body_bytes: int
+    otel_body_bytes: int
+    json_body_bytes: int
+
+
+@dataclass
+class Services:
+    projects: ProjectService
+    tracing: TracingService
+    ingestion: Acceptor
+    limits: Limits
+    version: str
+    status: Callable[[], dict[str, Any]]
+    ready: Callable[[], bool]

@@ -1,0 +1,125 @@
+"""Use cases over traces, observations, sessions and scores (reads, deletes, score writes)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from spyglass.domain.access import ProjectScope
+from spyglass.domain.errors import InvalidInput, NotFound
+from spyglass.domain.queries import ObservationQuery, Page, ScoreQuery, SessionQuery, TraceQuery
+from spyglass.domain.records import Record
+from spyglass.ingestion.accept import Acceptor
+from spyglass.storage.olap.queries import TraceQueries
+
+WaitFor = Callable[[str, float], bool]
+
+
+@dataclass(frozen=True, slots=True)
+class TraceDetail:
+    trace: Record
+    observations: list[Record]
+    scores: list[Record]
+
+
+@dataclass(frozen=True, slots=True)
+class TraceList:
+    traces: list[Record]
+    total: int
+    rollups: dict[str, dict[str, Any]]
+
+
+class TracingService:
+    def __init__(self, queries: TraceQueries, acceptor: Acceptor, wait_for: WaitFor) -> None:
+        self.queries = queries
+        self.acceptor = acceptor
+        self.wait_for = wait_for
+
+    # -- traces ------------------------------------------------------------------------
+    def list_traces(self, scope: ProjectScope, query: TraceQuery, page: Page) -> TraceList:
+        traces, total = self.queries.list_traces(scope.project_id, query, page)
+        rollups = self.queries.trace_rollups(scope.project_id, [t["id"] for t in traces])
+        return TraceList(traces, total, rollups)
+
+    def get_trace(self, scope: ProjectScope, trace_id: str) -> TraceDetail:
+        trace = self.queries.find("trace", scope.project_id, trace_id)
+        if trace is None:
+            raise NotFound(f"Trace {trace_id} not found within authorized project")
+        observations = self.queries.observations_of_trace(scope.project_id, trace_id)
+        scores = self.queries.scores_of_traces(scope.project_id, [trace_id])
+        return TraceDetail(trace, observations, scores)
+
+    def delete_traces(self, scope: ProjectScope, trace_ids: list[str]) -> None:
+        if not trace_ids:
+            raise InvalidInput("traceIds must contain at least one id")
+        if len(trace_ids) > 1000:
+            raise InvalidInput("At most 1000 traces can be deleted at once")
+        self._enqueue_and_wait(scope, "delete-traces", trace_ids)
+
+    # -- observations ------------------------------------------------------------------
+    def list_observations(self, scope: ProjectScope, query: ObservationQuery, page: Page) -> tuple[list[Record], int]:
+        return self.queries.list_observations(scope.project_id, query, page)
+
+    def list_observations_after(
+        self, scope: ProjectScope, query: ObservationQuery, limit: int, after: tuple[int, str, str] | None
+    ) -> list[Record]:
+        return self.queries.list_observations_after(scope.project_id, query, limit, after)
+
+    def get_observation(self, scope: ProjectScope, observation_id: str) -> Record:
+        observation = self.queries.find("observation", scope.project_id, observation_id)
+        if observation is None:
+            raise NotFound(f"Observation {observation_id} not found within authorized project")
+        return observation
+
+    # -- sessions ----------------------------------------------------------------------
+    def list_sessions(self, scope: ProjectScope, query: SessionQuery, page: Page) -> tuple[list[dict[str, Any]], int]:
+        return self.queries.list_sessions(scope.project_id, query, page)
+
+    def get_session(self, scope: ProjectScope, session_id: str) -> tuple[dict[str, Any], list[Record]]:
+        traces = self.queries.session_traces(scope.project_id, session_id)
+        if not traces:
+            raise NotFound(f"Session {session_id} not found within authorized project")
+        session = {"id": session_id, "created_at": min(t["timestamp"] for t in traces),
+                   "environment": traces[0]["environment"]}
+        return session, traces
+
+    # -- scores ------------------------------------------------------------------------
+    def list_scores(self, scope: ProjectScope, query: ScoreQuery, page: Page) -> tuple[list[Record], int]:
+        return self.queries.list_scores(scope.project_id, query, page)
+
+    def trace_context(self, scope: ProjectScope, trace_ids: list[str]) -> dict[str, Record]:
+        """Trace fields that observation and score lists embed, for the given traces."""
+        return self.queries.trace_context(scope.project_id, sorted(set(trace_ids)))
+
+    def get_score(self, scope: ProjectScope, score_id: str) -> Record:
+        score = self.queries.find("score", scope.project_id, score_id)
+        if score is None:
+            raise NotFound(f"Score {score_id} not found within authorized project")
+        return score
+
+    def create_score(self, scope: ProjectScope, body: dict[str, Any]) -> str:
+        """`POST /scores`: one score-create event through the same durable pipeline."""
+        if body.get("source") == "EVAL":
+            raise InvalidInput("source EVAL is reserved for evaluators; use API or ANNOTATION")
+        if body.get("source") == "ANNOTATION" and not body.get("configId") and body.get("dataType") != "CORRECTION":
+            raise InvalidInput("ANNOTATION scores require a configId")
+        body = {**body, "id": body.get("id") or str(uuid.uuid4())}
+        event = {"id": uuid.uuid4().hex, "type": "score-create",
+                 "timestamp": body.get("timestamp") or datetime.now(tz=UTC).isoformat(), "body": body}
+        result = self.acceptor.accept_batch(scope, [event])
+        if result.errors:
+            error = result.errors[0]
+            raise InvalidInput(f"{error['message']}: {error.get('error', '')}".rstrip(": "))
+        return body["id"]
+
+    def delete_score(self, scope: ProjectScope, score_id: str) -> None:
+        self.get_score(scope, score_id)
+        self._enqueue_and_wait(scope, "delete-scores", [score_id])
+
+    def _enqueue_and_wait(self, scope: ProjectScope, kind: Any, ids: list[str]) -> None:
+        # The deletion is durable once queued; waiting only gives callers read-your-deletes.
+        job_id = self.acceptor.enqueue_deletion(scope, kind, ids)
+        self.wait_for(job_id, 10.0)

@@ -1,0 +1,43 @@
+"""Blob store in a local directory: the embedded default."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from spyglass.storage.fsync import write_durably
+
+
+class LocalBlobStore:
+    """Keys map to files under `root`; a put is atomic (temp file + rename) and fsynced."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.root.mkdir(parents=True, exist_ok=True)
+
+    def _path(self, key: str) -> Path:
+        path = (self.root / key).resolve()
+        if self.root.resolve() not in path.parents:
+            raise ValueError(f"blob key escapes the store: {key!r}")
+        return path
+
+    def put(self, key: str, data: bytes) -> None:
+        write_durably(self._path(key), data)
+
+    def get(self, key: str) -> bytes:
+        try:
+            return self._path(key).read_bytes()
+        except FileNotFoundError:
+            raise KeyError(key) from None
+
+    def delete(self, key: str) -> None:
+        try:
+            os.unlink(self._path(key))
+        except FileNotFoundError:
+            pass
+
+    def list_prefix(self, prefix: str) -> list[str]:
+        base = self.root.resolve()
+        return sorted(
+            str(p.relative_to(base)) for p in base.rglob("*") if p.is_file() and str(p.relative_to(base)).startswith(prefix)
+        )

@@ -1,0 +1,70 @@
+"""Record ⇄ OLAP row: the only place that knows how records are laid out in ClickHouse.
+
+Timestamps travel as epoch microseconds in records; they are written as
+"seconds.micros" text (exact, no float rounding) and read back through
+`toUnixTimestamp64Micro(...) AS <col>__us`, a distinct alias so WHERE clauses
+still see the real DateTime64 column.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from spyglass.domain.records import DEFAULTS, EntityKind, Record
+
+TABLES: Final[dict[str, str]] = {"trace": "traces", "observation": "observations", "score": "scores"}
+TIME_COLUMNS: Final[dict[str, tuple[str, ...]]] = {
+    "trace": ("timestamp", "created_at", "updated_at"),
+    "observation": ("start_time", "end_time", "completion_start_time", "created_at", "updated_at"),
+    "score": ("timestamp", "created_at", "updated_at"),
+}
+# The parts of each table's sorting key a record can change; a change needs a tombstone
+# for the old key, or ReplacingMergeTree would keep both rows.
+KEY_COLUMNS: Final[dict[str, tuple[str, ...]]] = {
+    "trace": ("timestamp",),
+    "observation": ("start_time",),
+    "score": ("timestamp", "name"),
+}
+_DAY_US = 86_400 * 1_000_000
+
+
+def _time_text(micros: int) -> str:
+    return f"{micros // 1_000_000}.{micros % 1_000_000:06d}"
+
+
+def encode_row(kind: EntityKind, record: Record, event_ts: int, is_deleted: int = 0) -> dict[str, Any]:
+    row = dict(record)
+    for column in TIME_COLUMNS[kind]:
+        value = row.get(column)
+        if value is not None:
+            row[column] = _time_text(value)
+    row["event_ts"] = _time_text(event_ts)
+    row["is_deleted"] = is_deleted
+    return row
+
+
+def select_list(kind: EntityKind) -> str:
+    times = TIME_COLUMNS[kind]
+    parts = []
+    for column in DEFAULTS[kind]:
+        parts.append(f"toUnixTimestamp64Micro({column}) AS {column}__us" if column in times else column)
+    return ", ".join(parts)
+
+
+def decode_row(kind: EntityKind, row: dict[str, Any]) -> Record:
+    for column in TIME_COLUMNS[kind]:
+        row[column] = row.pop(f"{column}__us")
+    row.pop("event_ts", None)
+    row.pop("is_deleted", None)
+    return row
+
+
+def sort_key_changed(kind: EntityKind, old: Record, new: Record) -> bool:
+    for column in KEY_COLUMNS[kind]:
+        before, after = old.get(column), new.get(column)
+        if column in TIME_COLUMNS[kind]:
+            if before // _DAY_US != after // _DAY_US:
+                return True
+        elif before != after:
+            return True
+    return False

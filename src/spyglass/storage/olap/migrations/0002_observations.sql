@@ -1,0 +1,42 @@
+-- Observations (spans, generations, events, agents, tools, ...). Same versioning as traces.
+CREATE TABLE IF NOT EXISTS observations
+(
+    id String,
+    project_id String,
+    trace_id String,
+    type LowCardinality(String),
+    parent_observation_id Nullable(String),
+    start_time DateTime64(6, 'UTC'),
+    end_time Nullable(DateTime64(6, 'UTC')),
+    completion_start_time Nullable(DateTime64(6, 'UTC')),
+    name String,
+    environment LowCardinality(String) DEFAULT 'default',
+    level LowCardinality(String),
+    status_message Nullable(String),
+    version Nullable(String),
+    input Nullable(String) CODEC(ZSTD(3)),
+    output Nullable(String) CODEC(ZSTD(3)),
+    metadata Map(LowCardinality(String), String),
+    provided_model_name Nullable(String),
+    internal_model_id Nullable(String),
+    model_parameters Nullable(String),
+    provided_usage_details Map(LowCardinality(String), UInt64),
+    usage_details Map(LowCardinality(String), UInt64),
+    provided_cost_details Map(LowCardinality(String), Decimal64(12)),
+    cost_details Map(LowCardinality(String), Decimal64(12)),
+    total_cost Nullable(Decimal64(12)),
+    usage_pricing_tier_id Nullable(String),
+    usage_pricing_tier_name Nullable(String),
+    prompt_id Nullable(String),
+    prompt_name Nullable(String),
+    prompt_version Nullable(UInt16),
+    created_at DateTime64(6, 'UTC'),
+    updated_at DateTime64(6, 'UTC'),
+    event_ts DateTime64(6, 'UTC'),
+    is_deleted UInt8,
+    INDEX idx_id id TYPE bloom_filter(0.001) GRANULARITY 1,
+    INDEX idx_trace_id trace_id TYPE bloom_filter(0.001) GRANULARITY 1
+)
+ENGINE = ReplacingMergeTree(event_ts, is_deleted)
+PARTITION BY toYYYYMM(start_time)
+ORDER BY (project_id, toDate(start_time), id)

@@ -1,0 +1,53 @@
+"""Reading current records by id and writing new versions: what the ingestion worker needs."""
+
+from __future__ import annotations
+
+from spyglass.domain.records import EntityKind, Record
+from spyglass.storage.olap.client import OlapClient
+from spyglass.storage.olap.codec import TABLES, decode_row, encode_row, select_list
+
+# Tables are written children-first so that a trace never becomes readable before the
+# observations and scores that arrived with it.
+WRITE_ORDER: tuple[EntityKind, ...] = ("score", "observation", "trace")
+
+
+class RecordStore:
+    def __init__(self, client: OlapClient) -> None:
+        self.client = client
+
+    def find_current(self, kind: EntityKind, project_id: str, ids: list[str]) -> dict[str, Record]:
+        """The newest version of each id that exists and is not deleted (no FINAL: point reads)."""
+        if not ids:
+            return {}
+        rows = self.client.rows(
+            f"SELECT {select_list(kind)}, is_deleted FROM {TABLES[kind]} "
+            "WHERE project_id = {p:String} AND id IN {ids:Array(String)} "
+            "ORDER BY event_ts DESC LIMIT 1 BY id",
+            {"p": project_id, "ids": ids},
+        )
+        return {row["id"]: decode_row(kind, row) for row in rows if not row["is_deleted"]}
+
+    def write(
+        self,
+        records: dict[EntityKind, list[Record]],
+        tombstones: dict[EntityKind, list[Record]],
+        event_ts: int,
+    ) -> None:
+        for kind in WRITE_ORDER:
+            rows = [encode_row(kind, r, event_ts, is_deleted=1) for r in tombstones.get(kind, ())]
+            rows += [encode_row(kind, r, event_ts) for r in records.get(kind, ())]
+            self.client.insert_json_rows(TABLES[kind], rows)
+
+    def delete_traces(self, project_id: str, trace_ids: list[str]) -> None:
+        """Remove traces with their observations and trace-scores (lightweight deletes)."""
+        params = {"p": project_id, "ids": trace_ids}
+        for table, column in (("scores", "trace_id"), ("observations", "trace_id"), ("traces", "id")):
+            self.client.command(
+                f"DELETE FROM {table} WHERE project_id = {{p:String}} AND {column} IN {{ids:Array(String)}}", params
+            )
+
+    def delete_scores(self, project_id: str, score_ids: list[str]) -> None:
+        self.client.command(
+            "DELETE FROM scores WHERE project_id = {p:String} AND id IN {ids:Array(String)}",
+            {"p": project_id, "ids": score_ids},
+        )

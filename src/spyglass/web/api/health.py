@@ -1,0 +1,44 @@
+"""Liveness, readiness and the SDK's auth check."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from spyglass.web.deps import ProjectScopeDep, ServicesDep
+from spyglass.web.responses import json_response
+
+router = APIRouter()
+
+
+@router.api_route("/api/public/health", methods=["GET", "HEAD"])
+def health(services: ServicesDep, request: Request) -> Response:
+    body = {"status": "OK", "version": services.version}
+    if request.query_params.get("failIfDatabaseUnavailable") == "true" and not services.ready():
+        return json_response({"status": "Database not available", "version": services.version}, 503)
+    return json_response(body)
+
+
+@router.get("/api/public/ready")
+def ready(services: ServicesDep) -> Response:
+    if not services.ready():
+        return json_response({"status": "Not ready", "version": services.version}, 503)
+    return json_response({"status": "OK", "version": services.version})
+
+
+@router.get("/api/public/status")
+def status(services: ServicesDep, scope: ProjectScopeDep) -> Response:
+    """Spyglass extension: queue depth, oldest item age, dead letters (for operators)."""
+    return json_response(services.status())
+
+
+@router.get("/api/public/projects")
+def projects(services: ServicesDep, scope: ProjectScopeDep) -> Response:
+    info = services.projects.get_project(scope.project_id)
+    return json_response({"data": [{
+        "id": info.project.id,
+        "name": info.project.name,
+        "organization": {"id": info.organization.id, "name": info.organization.name},
+        "metadata": info.project.metadata or {},
+        "retentionDays": info.project.retention_days,
+    }]})

@@ -1,0 +1,129 @@
+"""Observation reads: v1 (page/limit) and v2 (cursor, field groups)."""
+
+from __future__ import annotations
+
+import base64
+from typing import Annotated
+
+import orjson
+from fastapi import APIRouter, Query
+from starlette.responses import Response
+
+from spyglass.domain.errors import InvalidInput
+from spyglass.domain.filters import parse_filter
+from spyglass.domain.queries import ObservationQuery
+from spyglass.domain.records import OBSERVATION_TYPES
+from spyglass.web.api.converters import V2_FIELD_GROUPS, observation_to_api, observation_to_v2, page_meta
+from spyglass.web.api.params import LimitParam, ListParam, PageParam, csv_values, page_of, timestamp_param
+from spyglass.web.deps import ProjectScopeDep, ServicesDep
+from spyglass.web.responses import json_response
+
+router = APIRouter()
+
+
+def _type(value: str | None) -> str | None:
+    if value is None:
+        return None
+    if value.upper() not in OBSERVATION_TYPES:
+        raise InvalidInput(f"type must be one of {', '.join(OBSERVATION_TYPES)}")
+    return value.upper()
+
+
+def _query(name, userId, sessionId, type, traceId, level, parentObservationId, environment, fromStartTime,
+           toStartTime, version, filter, isRootObservation=None) -> ObservationQuery:  # noqa: ANN001
+    return ObservationQuery(
+        name=name, user_id=userId, session_id=sessionId, type=_type(type), trace_id=traceId, level=level,
+        parent_observation_id=parentObservationId, environments=csv_values(environment),
+        from_start=timestamp_param("fromStartTime", fromStartTime),
+        to_start=timestamp_param("toStartTime", toStartTime), version=version, conditions=parse_filter(filter),
+        is_root=isRootObservation,
+    )
+
+
+@router.get("/api/public/observations")
+def list_observations(
+    services: ServicesDep,
+    scope: ProjectScopeDep,
+    page: PageParam = 1,
+    limit: LimitParam = 50,
+    name: str | None = None,
+    userId: str | None = None,
+    type: str | None = None,
+    traceId: str | None = None,
+    level: str | None = None,
+    parentObservationId: str | None = None,
+    environment: ListParam = None,
+    fromStartTime: str | None = None,
+    toStartTime: str | None = None,
+    version: str | None = None,
+    filter: str | None = None,
+) -> Response:
+    query = _query(name, userId, None, type, traceId, level, parentObservationId, environment, fromStartTime,
+                   toStartTime, version, filter)
+    rows, total = services.tracing.list_observations(scope, query, page_of(page, limit))
+    return json_response({"data": [observation_to_api(o) for o in rows], "meta": page_meta(page, limit, total)})
+
+
+@router.get("/api/public/observations/{observation_id}")
+def get_observation(observation_id: str, services: ServicesDep, scope: ProjectScopeDep) -> Response:
+    return json_response(observation_to_api(services.tracing.get_observation(scope, observation_id)))
+
+
+def _decode_cursor(cursor: str | None) -> tuple[int, str, str] | None:
+    if not cursor:
+        return None
+    try:
+        raw = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        return int(raw["lastStartTimeTo"]), str(raw["lastTraceId"]), str(raw["lastId"])
+    except (ValueError, KeyError, TypeError, orjson.JSONDecodeError):
+        raise InvalidInput("Invalid cursor") from None
+
+
+def _encode_cursor(start: int, trace_id: str, obs_id: str) -> str:
+    raw = orjson.dumps({"lastStartTimeTo": start, "lastTraceId": trace_id, "lastId": obs_id})
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+@router.get("/api/public/v2/observations")
+def list_observations_v2(
+    services: ServicesDep,
+    scope: ProjectScopeDep,
+    fields: str | None = None,
+    expandMetadata: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+    cursor: str | None = None,
+    parseIoAsJson: bool | None = None,
+    name: str | None = None,
+    userId: str | None = None,
+    sessionId: str | None = None,
+    type: str | None = None,
+    traceId: str | None = None,
+    level: str | None = None,
+    version: str | None = None,
+    parentObservationId: str | None = None,
+    isRootObservation: bool | None = None,
+    environment: ListParam = None,
+    fromStartTime: str | None = None,
+    toStartTime: str | None = None,
+    filter: str | None = None,
+) -> Response:
+    if parseIoAsJson:
+        raise InvalidInput("parseIoAsJson=true is not supported: input/output are returned as raw strings")
+    groups = {"core", "basic"} if not fields else {f.strip() for f in fields.split(",") if f.strip()} | {"core"}
+    unknown = groups - set(V2_FIELD_GROUPS)
+    if unknown:
+        raise InvalidInput(f"Unknown field group(s): {', '.join(sorted(unknown))}")
+    query = _query(name, userId, sessionId, type, traceId, level, parentObservationId, environment, fromStartTime,
+                   toStartTime, version, filter, isRootObservation)
+    rows = services.tracing.list_observations_after(scope, query, limit + 1, _decode_cursor(cursor))
+    more, rows = len(rows) > limit, rows[:limit]
+    traces = {}
+    if groups & {"basic", "trace_context"}:
+        traces = services.tracing.trace_context(scope, [o["trace_id"] for o in rows])
+    expand = set(csv_values([expandMetadata] if expandMetadata else None))
+    data = [observation_to_v2(o, groups, traces.get(o["trace_id"]), expand) for o in rows]
+    meta = {}
+    if more and rows:
+        last = rows[-1]
+        meta["cursor"] = _encode_cursor(last["start_time"], last["trace_id"], last["id"])
+    return json_response({"data": data, "meta": meta})

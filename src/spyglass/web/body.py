@@ -1,0 +1,47 @@
+"""Reading request bodies with limits: size-capped streaming and bounded gunzip (no zip bombs)."""
+
+from __future__ import annotations
+
+import zlib
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+
+from spyglass.domain.errors import InvalidInput, PayloadTooLarge
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The raw body, decompressed when `Content-Encoding: gzip`; 413 past `limit` bytes."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"Request body exceeds the limit of {limit} bytes")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"Request body exceeds the limit of {limit} bytes")
+        chunks.append(chunk)
+    body = b"".join(chunks)
+    if request.headers.get("content-encoding", "").lower().strip() == "gzip":
+        body = gunzip(body, limit)
+    return body
+
+
+def gunzip(data: bytes, limit: int) -> bytes:
+    inflater = zlib.decompressobj(wbits=31)
+    try:
+        out = inflater.decompress(data, limit + 1)
+    except zlib.error:
+        raise InvalidInput("Failed to decompress request body") from None
+    if len(out) > limit or inflater.unconsumed_tail:
+        raise PayloadTooLarge(f"Decompressed request body exceeds the limit of {limit} bytes")
+    return out
+
+
+async def read_json(request: Request, limit: int) -> Any:
+    body = await read_body(request, limit)
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidInput(f"Invalid JSON body: {exc}") from None

@@ -1,0 +1,34 @@
+"""Request dependencies: the services handle and the caller's project scope."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from spyglass.domain.access import ProjectScope
+from spyglass.domain.errors import Forbidden
+from spyglass.services.container import Services
+
+
+def get_services(request: Request) -> Services:
+    return request.app.state.services
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+
+
+def _any_scope(request: Request, services: ServicesDep) -> ProjectScope:
+    return services.projects.authenticate(request.headers.get("authorization"))
+
+
+def _project_scope(scope: Annotated[ProjectScope, Depends(_any_scope)]) -> ProjectScope:
+    if scope.access_level != "project":
+        raise Forbidden("Access denied - insufficient permissions for this endpoint")
+    return scope
+
+
+# Basic auth with public + secret key: every route but the score writers requires it.
+ProjectScopeDep = Annotated[ProjectScope, Depends(_project_scope)]
+# Also accepts a Bearer public key (Langfuse's "scores" access level).
+ScoreWriterScopeDep = Annotated[ProjectScope, Depends(_any_scope)]

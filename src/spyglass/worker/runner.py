@@ -1,0 +1,126 @@
+"""The consume loop: take jobs in batches, apply them, ack; retry with backoff; dead-letter.
+
+A batch that fails is split and its jobs retried one by one, so one poison job never
+holds back its neighbours. On stop the worker drains what is ready before it returns.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+from pydantic import ValidationError
+
+from spyglass.ingestion.apply import JobApplier, PoisonJob
+from spyglass.ingestion.contracts import IngestJob
+from spyglass.storage.queue.base import Job, JobQueue
+
+log = logging.getLogger(__name__)
+
+
+class Worker:
+    def __init__(
+        self,
+        queue: JobQueue,
+        applier: JobApplier,
+        *,
+        batch_jobs: int = 64,
+        max_attempts: int = 5,
+        backoff: Callable[[int], float] = lambda attempt: min(0.2 * 2**attempt, 30.0),
+    ) -> None:
+        self.queue = queue
+        self.applier = applier
+        self.batch_jobs = batch_jobs
+        self.max_attempts = max_attempts
+        self.backoff = backoff
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._done: dict[str, threading.Event] = {}
+        self._done_lock = threading.Lock()
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="spyglass-worker", daemon=True)
+        self._thread.start()
+
+    def stop(self, drain_timeout: float = 30.0) -> None:
+        """Process everything already ready (up to `drain_timeout`), then stop."""
+        deadline = time.monotonic() + drain_timeout
+        while time.monotonic() < deadline:
+            stats = self.queue.stats()
+            if stats.depth == 0 and stats.in_flight == 0:
+                break
+            time.sleep(0.05)
+        self._stop.set()
+        self.queue.close()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
+    def wait_for(self, job_id: str, timeout: float) -> bool:
+        """Block until the job was applied (or dead-lettered); False on timeout."""
+        with self._done_lock:
+            event = self._done.setdefault(job_id, threading.Event())
+        finished = event.wait(timeout)
+        with self._done_lock:
+            self._done.pop(job_id, None)
+        return finished
+
+    def _signal(self, jobs: list[Job]) -> None:
+        with self._done_lock:
+            for job in jobs:
+                event = self._done.get(job.id)
+                if event is not None:
+                    event.set()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            jobs = self.queue.take(self.batch_jobs, timeout=0.5)
+            if jobs:
+                self.process(jobs)
+
+    def process(self, jobs: list[Job]) -> None:
+        decoded: list[tuple[Job, IngestJob]] = []
+        for job in jobs:
+            try:
+                decoded.append((job, IngestJob.decode(job.payload)))
+            except ValidationError as exc:
+                self._dead(job, f"undecodable job payload: {exc}")
+        if not decoded:
+            return
+        if len(decoded) > 1:
+            try:
+                self.applier.apply([ingest_job for _, ingest_job in decoded])
+            except Exception:  # noqa: BLE001 - isolate the failing job below
+                log.warning("batch of %d jobs failed; retrying them one by one", len(decoded), exc_info=True)
+            else:
+                self._ack([job for job, _ in decoded])
+                return
+        for job, ingest_job in decoded:
+            self._attempt(job, ingest_job)
+
+    def _ack(self, jobs: list[Job]) -> None:
+        self.queue.ack(jobs)
+        self._signal(jobs)
+
+    def _attempt(self, job: Job, ingest_job: IngestJob) -> None:
+        try:
+            self.applier.apply([ingest_job])
+        except PoisonJob as exc:
+            self._dead(job, str(exc))
+        except Exception as exc:  # noqa: BLE001 - every failure is retried, then parked
+            error = f"{type(exc).__name__}: {exc}"
+            if job.attempts + 1 >= self.max_attempts:
+                self._dead(job, error)
+            else:
+                delay = self.backoff(job.attempts)
+                log.warning("job %s failed (attempt %d), retrying in %.1fs: %s", job.id, job.attempts + 1, delay,
+                            error)
+                self.queue.retry(job, error, delay)
+        else:
+            self._ack([job])
+
+    def _dead(self, job: Job, error: str) -> None:
+        log.error("job %s moved to the dead-letter list: %s", job.id, error)
+        self.queue.dead_letter(job, error)
+        self._signal([job])
