@@ -9,22 +9,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import AliasChoices, BaseModel, Field
+from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-
-class HeadlessInit(BaseModel):
-    """Langfuse-compatible `LANGFUSE_INIT_*` provisioning, applied idempotently at start."""
-
-    org_id: str | None = None
-    org_name: str | None = None
-    project_id: str | None = None
-    project_name: str | None = None
-    project_public_key: str | None = None
-    project_secret_key: str | None = None
-    user_email: str | None = None
-    user_name: str | None = None
-    user_password: str | None = None
+from spyglass.domain.projects import HeadlessInit
 
 
 class InitSettings(BaseSettings):

@@ -26,6 +26,12 @@ def migration_files() -> list[tuple[int, str, str]]:
     return sorted(found)
 
 
+def _statements(sql: str) -> list[str]:
+    """Split a migration file into statements, dropping `--` comment lines."""
+    code = "\n".join(line for line in sql.splitlines() if not line.strip().startswith("--"))
+    return [part.strip() for part in code.split(";") if part.strip()]
+
+
 def migrate(client: OlapClient) -> list[str]:
     """Apply pending migrations; returns the names applied. Safe to run repeatedly."""
     client.command(_LEDGER)
@@ -34,9 +40,8 @@ def migrate(client: OlapClient) -> list[str]:
     for version, name, sql in migration_files():
         if version in done:
             continue
-        for statement in (s.strip() for s in sql.split(";")):
-            if statement and not all(line.strip().startswith("--") for line in statement.splitlines()):
-                client.command(statement)
+        for statement in _statements(sql):
+            client.command(statement)
         client.command(
             "INSERT INTO schema_migrations (version, name) VALUES ({v:UInt32}, {n:String})",
             {"v": version, "n": name},

@@ -38,7 +38,7 @@ def projects(services: ServicesDep, scope: ProjectScopeDep) -> Response:
     return json_response({"data": [{
         "id": info.project.id,
         "name": info.project.name,
-        "organization": {"id": info.organization.id, "name": info.organization.name},
+        "organization": {"id": info.organization_id, "name": info.organization_name},
         "metadata": info.project.metadata or {},
         "retentionDays": info.project.retention_days,
     }]})

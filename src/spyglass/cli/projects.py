@@ -1,0 +1,143 @@
+"""`spyglass projects …`: create projects and inspect them and their API keys."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from spyglass.bootstrap import build_project_service
+from spyglass.domain.errors import SpyglassError
+from spyglass.services.projects import DEFAULT_ORG_NAME, ProjectService
+from spyglass.settings import Settings
+
+projects_app = typer.Typer(
+    help="Create projects and inspect projects and their API keys.",
+    no_args_is_help=True,
+)
+
+_out = Console()
+_err = Console(stderr=True)
+
+
+def _service() -> tuple[ProjectService, Settings]:
+    settings = Settings()
+    return build_project_service(settings), settings
+
+
+def _fail(error: SpyglassError) -> typer.Exit:
+    _err.print(f"[bold red]Error:[/] {error.message}")
+    return typer.Exit(code=1)
+
+
+def _when(value: datetime | None) -> str:
+    return value.strftime("%Y-%m-%d %H:%M:%S UTC") if value is not None else "-"
+
+
+def _base_url(settings: Settings) -> str:
+    # A wildcard bind address is not something a client can connect to.
+    host = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host
+    if ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{settings.port}"
+
+
+@projects_app.command("create")
+def create(
+    name: Annotated[str, typer.Option("--name", help="Project name (unique within the organization).")],
+    org: Annotated[
+        str, typer.Option("--org", help="Organization name; reused when it exists, created otherwise.")
+    ] = DEFAULT_ORG_NAME,
+    public_key: Annotated[
+        str | None,
+        typer.Option(
+            "--public-key", help="Use this public key instead of generating one (needs --secret-key)."
+        ),
+    ] = None,
+    secret_key: Annotated[
+        str | None,
+        typer.Option(
+            "--secret-key", help="Use this secret key instead of generating one (needs --public-key)."
+        ),
+    ] = None,
+) -> None:
+    """Create a project with an API key pair and print the keys (the secret is shown only once)."""
+    service, settings = _service()
+    try:
+        created = service.create_project(
+            project_name=name, org_name=org, public_key=public_key, secret_key=secret_key
+        )
+    except SpyglassError as error:
+        raise _fail(error) from None
+
+    table = Table(title="Project created", show_header=False)
+    table.add_column("field", style="bold")
+    # fold, never ellipsize: the secret must be printed in full.
+    table.add_column("value", overflow="fold")
+    table.add_row("Project ID", created.project.id)
+    table.add_row("Project name", created.project.name)
+    table.add_row("Organization", f"{created.organization.name} ({created.organization.id})")
+    table.add_row("Public key", created.public_key)
+    table.add_row("Secret key", created.secret_key)
+    _out.print(table)
+    _out.print("[yellow]Store the secret key now: only its hash is kept, it cannot be shown again.[/]")
+    _out.print("Configure a Langfuse SDK with:")
+    _out.print(
+        f"export LANGFUSE_PUBLIC_KEY={created.public_key} LANGFUSE_SECRET_KEY={created.secret_key} "
+        f"LANGFUSE_BASE_URL={_base_url(settings)}",
+        soft_wrap=True,
+        highlight=False,
+    )
+
+
+@projects_app.command("list")
+def list_projects() -> None:
+    """List all projects with their organizations."""
+    service, _ = _service()
+    projects = service.list_projects()
+    if not projects:
+        _out.print("No projects yet. Create one with `spyglass projects create --name NAME`.")
+        return
+    table = Table(title="Projects")
+    # Ids are copied into other commands: fold them, never cut them with an ellipsis.
+    table.add_column("Project ID", overflow="fold")
+    for column in ("Name", "Organization", "Created"):
+        table.add_column(column)
+    for info in projects:
+        table.add_row(
+            info.project.id, info.project.name, info.organization_name, _when(info.project.created_at)
+        )
+    _out.print(table)
+
+
+@projects_app.command("keys")
+def keys(
+    project_id: Annotated[str, typer.Argument(help="The project whose API keys to list.")],
+) -> None:
+    """List a project's API keys (secrets only in masked form)."""
+    service, _ = _service()
+    try:
+        api_keys = service.list_api_keys(project_id)
+    except SpyglassError as error:
+        raise _fail(error) from None
+    if not api_keys:
+        _out.print(f"Project {project_id} has no API keys.")
+        return
+    table = Table(title=f"API keys of {project_id}")
+    for column in ("Key ID", "Public key"):
+        table.add_column(column, overflow="fold")
+    for column in ("Secret key", "Note", "Created", "Last used"):
+        table.add_column(column)
+    for key in api_keys:
+        table.add_row(
+            key.id,
+            key.public_key,
+            key.display_secret_key,
+            key.note or "",
+            _when(key.created_at),
+            _when(key.last_used_at),
+        )
+    _out.print(table)
