@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from datetime import datetime
 from typing import Annotated
 
@@ -63,6 +65,7 @@ def create(
             "--secret-key", help="Use this secret key instead of generating one (needs --public-key)."
         ),
     ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON (for scripts).")] = False,
 ) -> None:
     """Create a project with an API key pair and print the keys (the secret is shown only once)."""
     service, settings = _service()
@@ -72,6 +75,11 @@ def create(
         )
     except SpyglassError as error:
         raise _fail(error) from None
+    if as_json:
+        typer.echo(json.dumps({"projectId": created.project.id, "projectName": created.project.name,
+                               "organizationId": created.organization.id, "publicKey": created.public_key,
+                               "secretKey": created.secret_key}))
+        return
 
     table = Table(title="Project created", show_header=False)
     table.add_column("field", style="bold")
