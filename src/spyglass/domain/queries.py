@@ -6,6 +6,9 @@ from dataclasses import dataclass, field
 
 from spyglass.domain.filters import Condition
 
+# Fields a trace list can be ordered by (Langfuse's `orderBy=<field>.<asc|desc>`).
+TRACE_ORDER_FIELDS = ("id", "timestamp", "name", "userId", "release", "version", "public", "bookmarked", "sessionId")
+
 
 @dataclass(frozen=True, slots=True)
 class Page:

@@ -8,8 +8,7 @@ from starlette.responses import Response
 
 from spyglass.domain.errors import InvalidInput
 from spyglass.domain.filters import parse_filter
-from spyglass.domain.queries import TraceQuery
-from spyglass.storage.olap.queries import TRACE_ORDER_COLUMNS
+from spyglass.domain.queries import TRACE_ORDER_FIELDS, TraceQuery
 from spyglass.web.api.converters import page_meta, trace_detail, trace_list_item
 from spyglass.web.api.params import LimitParam, ListParam, PageParam, csv_values, page_of, timestamp_param
 from spyglass.web.body import read_json
@@ -25,9 +24,9 @@ def _order_by(value: str | None) -> tuple[str, str]:
     if not value:
         return ("timestamp", "desc")
     column, _, direction = value.partition(".")
-    if column not in TRACE_ORDER_COLUMNS or direction not in ("asc", "desc"):
+    if column not in TRACE_ORDER_FIELDS or direction not in ("asc", "desc"):
         raise InvalidInput(f"Invalid orderBy '{value}': use <column>.<asc|desc> with one of "
-                           + ", ".join(TRACE_ORDER_COLUMNS))
+                           + ", ".join(TRACE_ORDER_FIELDS))
     return (column, direction)
 
 
