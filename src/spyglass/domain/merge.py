@@ -10,7 +10,6 @@ Rules (LANGFUSE_COMPAT §4.5, with two deliberate improvements noted inline):
 
 from __future__ import annotations
 
-import copy
 from typing import Final
 
 from spyglass.domain.records import DEFAULTS, EntityKind, Patch, Record
@@ -25,7 +24,8 @@ _NON_EMPTY_MAPS: Final = frozenset({"provided_usage_details", "provided_cost_det
 
 
 def new_record(kind: EntityKind, patch: Patch, now_us: int) -> Record:
-    record = copy.deepcopy(DEFAULTS[kind])
+    # Containers are copied so that no record shares a mutable default (cheaper than deepcopy).
+    record = {k: v.copy() if isinstance(v, dict | list) else v for k, v in DEFAULTS[kind].items()}
     record["created_at"] = now_us
     record["updated_at"] = now_us
     for key, value in patch.items():

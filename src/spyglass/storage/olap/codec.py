@@ -8,6 +8,7 @@ still see the real DateTime64 column.
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any, Final
 
 from spyglass.domain.records import DEFAULTS, EntityKind, Record
@@ -29,7 +30,12 @@ _DAY_US = 86_400 * 1_000_000
 
 
 def _time_text(micros: int) -> str:
-    return f"{micros // 1_000_000}.{micros % 1_000_000:06d}"
+    # Ten-digit epoch seconds parse unambiguously; shorter numbers (dates before 2001)
+    # could be read as a date, so those take the explicit calendar form.
+    if micros >= 1_000_000_000_000_000:
+        return f"{micros // 1_000_000}.{micros % 1_000_000:06d}"
+    moment = datetime(1970, 1, 1) + timedelta(microseconds=micros)
+    return moment.strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
 def encode_row(kind: EntityKind, record: Record, event_ts: int, is_deleted: int = 0) -> dict[str, Any]:

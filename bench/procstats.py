@@ -1,0 +1,125 @@
+"""Server-side resource measurements (Linux /proc) and a description of the machine."""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+import threading
+from pathlib import Path
+
+
+def _status_kb(pid: int, field: str) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    except (FileNotFoundError, ProcessLookupError, PermissionError):
+        pass
+    return 0
+
+
+def _descendants(pid: int) -> list[int]:
+    """pid and all its descendants (a server may fork workers or helper processes)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        # The comm field may contain spaces/parentheses: ppid is the 2nd field after the last ')'.
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        children.setdefault(ppid, []).append(int(entry.name))
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        todo.extend(children.get(p, ()))
+    return out
+
+
+class RssSampler:
+    """Samples the summed VmRSS of a process tree in a background thread.
+
+    VmHWM (the kernel's exact high-water mark) is only per process and includes start-up,
+    so both are reported: the sampled tree peak during the run and the main process's HWM.
+    """
+
+    def __init__(self, pid: int, interval: float = 0.2) -> None:
+        self.pid = pid
+        self.interval = interval
+        self.peak_kb = 0
+        self.start_kb = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="rss-sampler", daemon=True)
+
+    def tree_rss_kb(self) -> int:
+        return sum(_status_kb(p, "VmRSS") for p in _descendants(self.pid))
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.peak_kb = max(self.peak_kb, self.tree_rss_kb())
+            self._stop.wait(self.interval)
+
+    def __enter__(self) -> RssSampler:
+        if not Path(f"/proc/{self.pid}").exists():
+            raise SystemExit(f"--server-pid {self.pid}: no such process")
+        self.start_kb = self.tree_rss_kb()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak_kb = max(self.peak_kb, self.tree_rss_kb())
+
+    def result(self) -> dict:
+        return {
+            "pid": self.pid,
+            "rss_start_mb": round(self.start_kb / 1024, 1),
+            "peak_rss_mb": round(self.peak_kb / 1024, 1),
+            "vmhwm_mb": round(_status_kb(self.pid, "VmHWM") / 1024, 1),
+        }
+
+
+def disk_usage(path: str | Path) -> dict:
+    """Allocated bytes (what the disk really holds) and apparent bytes under ``path``."""
+    allocated = apparent = files = 0
+    for root, _dirs, names in os.walk(path):
+        for name in names:
+            try:
+                st = os.lstat(os.path.join(root, name))
+            except FileNotFoundError:  # the server may delete parts while we walk
+                continue
+            allocated += st.st_blocks * 512
+            apparent += st.st_size
+            files += 1
+    return {"allocated_bytes": allocated, "apparent_bytes": apparent, "files": files}
+
+
+def _git(*args: str) -> str | None:
+    try:
+        return subprocess.run(
+            ["git", *args], capture_output=True, text=True, check=True, cwd=Path(__file__).parent, timeout=10
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def machine_info() -> dict:
+    mem_kb = cpu = None
+    try:
+        mem_kb = int(next(ln for ln in open("/proc/meminfo") if ln.startswith("MemTotal")).split()[1])
+        cpu = next(ln for ln in open("/proc/cpuinfo") if ln.startswith("model name")).split(":", 1)[1].strip()
+    except (OSError, StopIteration):
+        pass
+    return {
+        "nproc": os.cpu_count(),
+        "cpu_model": cpu,
+        "mem_total_mb": mem_kb // 1024 if mem_kb else None,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "git_commit": _git("rev-parse", "--short", "HEAD"),
+    }
