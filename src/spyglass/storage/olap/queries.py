@@ -35,7 +35,7 @@ class TraceQueries:
     def find(self, kind: EntityKind, project_id: str, record_id: str) -> Record | None:
         rows = self.client.rows(
             f"SELECT {select_list(kind)}, is_deleted FROM {TABLES[kind]} "
-            "WHERE project_id = {p:String} AND id = {id:String} ORDER BY event_ts DESC LIMIT 1",
+            "WHERE project_id = {p:String} AND id = {id:String} ORDER BY event_ts DESC, is_deleted LIMIT 1",
             {"p": project_id, "id": record_id},
         )
         if not rows or rows[0]["is_deleted"]:
@@ -131,7 +131,7 @@ class TraceQueries:
         if query.is_root is not None:
             where.add("parent_observation_id IS NULL" if query.is_root else "parent_observation_id IS NOT NULL")
         where.time_range("start_time", query.from_start, query.to_start)
-        trace_where = Where(_names=where._names, params=where.params)
+        trace_where = where.nested()
         trace_where.equals("user_id", query.user_id)
         trace_where.equals("session_id", query.session_id)
         if trace_where.clauses:
@@ -187,7 +187,7 @@ class TraceQueries:
         if query.value is not None:
             where.add(f"value {query.operator} {where.param(query.value, 'Float64')}")
         if query.user_id is not None or query.trace_tags:
-            trace_where = Where(_names=where._names, params=where.params)
+            trace_where = where.nested()
             trace_where.equals("user_id", query.user_id)
             if query.trace_tags:
                 trace_where.add(f"hasAll(tags, {trace_where.param(query.trace_tags, 'Array(String)')})")

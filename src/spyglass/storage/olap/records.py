@@ -16,13 +16,17 @@ class RecordStore:
         self.client = client
 
     def find_current(self, kind: EntityKind, project_id: str, ids: list[str]) -> dict[str, Record]:
-        """The newest version of each id that exists and is not deleted (no FINAL: point reads)."""
+        """The newest version of each id that exists and is not deleted (no FINAL: point reads).
+
+        A sort-key change writes the tombstone of the old key with the same version as the
+        new row, so at equal versions the live row (is_deleted = 0) is the current one.
+        """
         if not ids:
             return {}
         rows = self.client.rows(
             f"SELECT {select_list(kind)}, is_deleted FROM {TABLES[kind]} "
             "WHERE project_id = {p:String} AND id IN {ids:Array(String)} "
-            "ORDER BY event_ts DESC LIMIT 1 BY id",
+            "ORDER BY event_ts DESC, is_deleted LIMIT 1 BY id",
             {"p": project_id, "ids": ids},
         )
         return {row["id"]: decode_row(kind, row) for row in rows if not row["is_deleted"]}

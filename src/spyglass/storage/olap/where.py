@@ -103,6 +103,10 @@ class Where:
         self.params[name] = value
         return f"{{{name}:{ch_type}}}"
 
+    def nested(self) -> Where:
+        """A sub-condition (for an IN (SELECT ...)) that shares this one's parameters."""
+        return Where(params=self.params, _names=self._names)
+
     def add(self, clause: str) -> None:
         self.clauses.append(clause)
 
