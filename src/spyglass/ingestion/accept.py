@@ -63,8 +63,10 @@ class Acceptor:
         request = decode_export_request(body, content_type)
         spans = count_spans(request)
         if spans:
-            # Stored as protobuf whatever the client sent, so the worker has one decoder.
-            self._persist("otel", scope.project_id, request.SerializeToString(), "pb")
+            # Stored as protobuf whatever the client sent, so the worker has one decoder;
+            # a protobuf body is already that (and was just parsed), so it is kept as sent.
+            data = body if "application/x-protobuf" in content_type else request.SerializeToString()
+            self._persist("otel", scope.project_id, data, "pb")
         return spans
 
     def enqueue_deletion(self, scope: ProjectScope, kind: JobKind, ids: list[str]) -> str:

@@ -11,6 +11,7 @@ import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Final
 
 import orjson
@@ -29,6 +30,15 @@ log = logging.getLogger(__name__)
 
 Key = tuple[EntityKind, str, str]  # (kind, project_id, id)
 _CACHE_SIZE: Final = 20_000
+
+
+@dataclass
+class WritePlan:
+    """Merged records (and tombstones of moved sort keys) ready to be written as one version."""
+
+    records: dict[EntityKind, list[Record]]
+    tombstones: dict[EntityKind, list[Record]]
+    version: int
 
 
 class PoisonJob(Exception):
@@ -79,21 +89,42 @@ class JobApplier:
         return self._last_ts
 
     def apply(self, jobs: list[IngestJob]) -> None:
+        """Apply jobs in order, synchronously (deletes included)."""
         patches: list[tuple[EntityKind, Patch, bool]] = []
         for job in jobs:
-            if job.kind == "delete-traces":
-                self._flush(patches)
+            if job.kind in ("delete-traces", "delete-scores"):
+                self.commit(self._plan(patches))
                 patches = []
-                self.records.delete_traces(job.project_id, job.ids)
-                self.cache.clear()
-            elif job.kind == "delete-scores":
-                self._flush(patches)
-                patches = []
-                self.records.delete_scores(job.project_id, job.ids)
+                if job.kind == "delete-traces":
+                    self.records.delete_traces(job.project_id, job.ids)
+                else:
+                    self.records.delete_scores(job.project_id, job.ids)
                 self.cache.clear()
             else:
                 patches.extend(self._load_patches(job))
-        self._flush(patches)
+        self.commit(self._plan(patches))
+
+    def prepare(self, jobs: list[IngestJob]) -> WritePlan:
+        """Load and merge ingestion jobs (no deletes) into one write; `commit` performs it.
+
+        Splitting the two lets the worker merge the next batch while this one is written.
+        The cache already holds the planned records, so the next plan builds on them.
+        """
+        patches: list[tuple[EntityKind, Patch, bool]] = []
+        for job in jobs:
+            if job.kind in ("delete-traces", "delete-scores"):
+                raise ValueError("deletions are applied with apply(), not prepared")
+            patches.extend(self._load_patches(job))
+        return self._plan(patches)
+
+    def commit(self, plan: WritePlan) -> None:
+        if not plan.records:
+            return
+        try:
+            self.records.write(plan.records, plan.tombstones, plan.version)
+        except BaseException:
+            self.cache.clear()  # it may hold records that never reached the store
+            raise
 
     def _load_patches(self, job: IngestJob) -> list[tuple[EntityKind, Patch, bool]]:
         try:
@@ -118,9 +149,9 @@ class JobApplier:
         # An OTLP span is exported once, whole: its patch is the complete observation.
         return [("observation", p, True) for p in observations] + [("trace", p, False) for p in traces]
 
-    def _flush(self, patches: list[tuple[EntityKind, Patch, bool]]) -> None:
+    def _plan(self, patches: list[tuple[EntityKind, Patch, bool]]) -> WritePlan:
         if not patches:
-            return
+            return WritePlan({}, {}, 0)
         now = self.clock()
         stored = self._current_records(patches)
         touched: dict[Key, Record] = {}
@@ -138,18 +169,16 @@ class JobApplier:
             touched[key] = record
             if complete:
                 whole.add(key)
-        by_kind: dict[EntityKind, list[Record]] = {}
-        tombstones: dict[EntityKind, list[Record]] = {}
+        plan = WritePlan({}, {}, self._version())
         for key, record in touched.items():
-            by_kind.setdefault(key[0], []).append(record)
+            plan.records.setdefault(key[0], []).append(record)
             previous = stored.get(key)
             if previous is not None and sort_key_changed(key[0], previous, record):
-                tombstones.setdefault(key[0], []).append(previous)
-        self.records.write(by_kind, tombstones, self._version())
-        for key, record in touched.items():
+                plan.tombstones.setdefault(key[0], []).append(previous)
             # Whole OTLP spans are rarely touched again; caching them would only evict useful entries.
             if key not in whole:
                 self.cache.put(key, record)
+        return plan
 
     def _current_records(self, patches: list[tuple[EntityKind, Patch, bool]]) -> dict[Key, Record]:
         wanted: dict[tuple[EntityKind, str], set[str]] = {}

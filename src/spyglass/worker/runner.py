@@ -10,6 +10,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 
 from pydantic import ValidationError
 
@@ -74,18 +75,67 @@ class Worker:
                     event.set()
 
     def _run(self) -> None:
-        while not self._stop.is_set():
-            jobs = self.queue.take(self.batch_jobs, timeout=0.5)
-            if jobs:
-                self.process(jobs)
+        # One writer thread: batch N is written while batch N+1 is merged (chDB releases the GIL).
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="spyglass-writer") as writer:
+            in_flight: tuple[Future[None], list[Job]] | None = None
+            while not self._stop.is_set():
+                jobs = self.queue.take(self.batch_jobs, timeout=0.2 if in_flight is None else 0.0)
+                decoded = self._decode(jobs)
+                if not decoded:
+                    in_flight = self._settle(in_flight)
+                    continue
+                if any(j.kind.startswith("delete") for _, j in decoded):
+                    in_flight = self._settle(in_flight)
+                    self.process_decoded(decoded)
+                    continue
+                try:
+                    plan = self.applier.prepare([j for _, j in decoded])
+                except Exception:  # noqa: BLE001 - fall back to one job at a time
+                    in_flight = self._settle(in_flight)
+                    self.process_decoded(decoded)
+                    continue
+                if self._settle(in_flight, failed_next=decoded) is not None:
+                    in_flight = None
+                    continue
+                in_flight = (writer.submit(self.applier.commit, plan), [job for job, _ in decoded])
+            self._settle(in_flight)
 
-    def process(self, jobs: list[Job]) -> None:
+    def _settle(
+        self, in_flight: tuple[Future[None], list[Job]] | None, failed_next: list[tuple[Job, IngestJob]] | None = None
+    ) -> tuple[Future[None], list[Job]] | None:
+        """Wait for the in-flight write; ack it, or on failure redo it (and `failed_next`) job by job.
+
+        Returns a non-None marker when the write failed, so the caller drops its next plan:
+        that plan may build on records that never reached the store.
+        """
+        if in_flight is None:
+            return None
+        future, jobs = in_flight
+        try:
+            future.result()
+        except Exception:  # noqa: BLE001
+            log.warning("write of %d jobs failed; retrying them one by one", len(jobs), exc_info=True)
+            self.process_decoded([(job, IngestJob.decode(job.payload)) for job in jobs])
+            if failed_next:
+                self.process_decoded(failed_next)
+            return in_flight
+        self._ack(jobs)
+        return None
+
+    def _decode(self, jobs: list[Job]) -> list[tuple[Job, IngestJob]]:
         decoded: list[tuple[Job, IngestJob]] = []
         for job in jobs:
             try:
                 decoded.append((job, IngestJob.decode(job.payload)))
             except ValidationError as exc:
                 self._dead(job, f"undecodable job payload: {exc}")
+        return decoded
+
+    def process(self, jobs: list[Job]) -> None:
+        """Apply jobs synchronously: the whole batch at once, or one by one if that fails."""
+        self.process_decoded(self._decode(jobs))
+
+    def process_decoded(self, decoded: list[tuple[Job, IngestJob]]) -> None:
         if not decoded:
             return
         if len(decoded) > 1:
