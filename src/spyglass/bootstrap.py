@@ -25,6 +25,7 @@ from spyglass.settings import InitSettings, Settings
 from spyglass.storage.blob.local import LocalBlobStore
 from spyglass.storage.fsync import write_durably
 from spyglass.storage.olap.client import OlapClient
+from spyglass.storage.olap.gate import VisibilityGate
 from spyglass.storage.olap.migrate import migrate as migrate_olap
 from spyglass.storage.olap.queries import TraceQueries
 from spyglass.storage.olap.records import RecordStore
@@ -120,9 +121,10 @@ def build_platform(settings: Settings) -> Platform:
     blobs = LocalBlobStore(settings.data_dir / "blobs")
     queue = LocalJobQueue(settings.data_dir / "queue")
     acceptor = Acceptor(blobs, queue)
-    applier = JobApplier(blobs, RecordStore(olap), now_micros)
+    gate = VisibilityGate()  # one process writes and reads: make each write visible at once
+    applier = JobApplier(blobs, RecordStore(olap, gate), now_micros)
     worker = Worker(queue, applier, batch_jobs=settings.worker_batch_jobs, max_attempts=settings.worker_max_attempts)
-    tracing = TracingService(TraceQueries(olap), acceptor, worker.wait_for)
+    tracing = TracingService(TraceQueries(olap, gate), acceptor, worker.wait_for)
 
     def status() -> dict[str, Any]:
         stats = queue.stats()

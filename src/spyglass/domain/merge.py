@@ -5,7 +5,10 @@ Rules (LANGFUSE_COMPAT §4.5, with two deliberate improvements noted inline):
 * `metadata` merges key by key, later keys win; `tags` is a sorted set union;
 * `input`/`output` keep the last non-null value;
 * every other key present in the patch overwrites, explicit `None` included;
-* empty usage/cost maps say nothing and never erase provided ones.
+* empty usage/cost maps say nothing and never erase provided ones;
+* `FILL` holds fallback values that only fill fields no event has set yet (a trace's
+  name and IO derived from its root span must not override a child's explicit ones,
+  whatever order the spans arrive in).
 """
 
 from __future__ import annotations
@@ -21,6 +24,13 @@ _IMMUTABLE: Final[dict[str, frozenset[str]]] = {
 }
 _KEEP_LAST_NON_NULL: Final = frozenset({"input", "output"})
 _NON_EMPTY_MAPS: Final = frozenset({"provided_usage_details", "provided_cost_details"})
+FILL: Final = "fill"
+
+
+def _fill(record: Record, fallbacks: dict[str, object] | None) -> None:
+    for key, value in (fallbacks or {}).items():
+        if key in record and value is not None and record[key] in (None, "", {}, []):
+            record[key] = _copy_value(value)
 
 
 def new_record(kind: EntityKind, patch: Patch, now_us: int) -> Record:
@@ -31,6 +41,7 @@ def new_record(kind: EntityKind, patch: Patch, now_us: int) -> Record:
     for key, value in patch.items():
         if key in record and not (key in _KEEP_LAST_NON_NULL and value is None):
             record[key] = _copy_value(value)
+    _fill(record, patch.get(FILL))
     if kind == "trace" and record["tags"]:
         record["tags"] = sorted(set(record["tags"]))
     return _finish(kind, record)
@@ -64,6 +75,7 @@ def merge(kind: EntityKind, record: Record, patch: Patch, now_us: int) -> Record
             merged["public"] = bool(value) or merged["public"]
         else:
             merged[key] = _copy_value(value)
+    _fill(merged, patch.get(FILL))
     merged["updated_at"] = now_us
     return _finish(kind, merged)
 

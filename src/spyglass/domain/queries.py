@@ -73,6 +73,19 @@ class ScoreQuery:
     observation_ids: list[str] = field(default_factory=list)
     dataset_run_id: str | None = None
     conditions: list[Condition] = field(default_factory=list)
+    # v3 list filters (each a set of accepted values)
+    trace_ids: list[str] = field(default_factory=list)
+    session_ids: list[str] = field(default_factory=list)
+    dataset_run_ids: list[str] = field(default_factory=list)
+    author_user_ids: list[str] = field(default_factory=list)
+    config_ids: list[str] = field(default_factory=list)
+    queue_ids: list[str] = field(default_factory=list)
+    names: list[str] = field(default_factory=list)
+    sources: list[str] = field(default_factory=list)
+    values: list[float] = field(default_factory=list)
+    string_values: list[str] = field(default_factory=list)
+    value_min: float | None = None
+    value_max: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,7 +16,8 @@ Value encodings inside patches and records (identical to what is stored):
 * ``tags``: ``list[str]``;
 * usage maps: ``dict[str, int]``; cost maps: ``dict[str, float]``.
 
-Every patch carries ``id`` and ``project_id``.
+Every patch carries ``id`` and ``project_id``. A patch may also carry ``fill``: a dict of
+fallback values applied only to fields that are still empty (see `domain.merge`).
 """
 
 from __future__ import annotations

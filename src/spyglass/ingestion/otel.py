@@ -19,6 +19,7 @@ import orjson
 from google.protobuf.message import DecodeError
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
+from spyglass.domain.merge import FILL
 from spyglass.domain.records import Patch
 from spyglass.domain.values import encode_io, encode_metadata, json_text
 from spyglass.ingestion import otel_fields as fields
@@ -26,6 +27,7 @@ from spyglass.ingestion.otel_attributes import as_text, attributes_to_dict, grou
 from spyglass.ingestion.otel_io import extract_io, trace_io, unconsumed_attributes
 from spyglass.ingestion.otel_json import StructureReport, check_protobuf_structure, request_from_json
 from spyglass.ingestion.otel_usage import (
+    MODEL_KEYS,
     cost_details,
     is_agent_wrapper,
     model_name,
@@ -84,7 +86,7 @@ class _Resource:
     def __init__(self, resource: Any) -> None:
         attributes = attributes_to_dict(resource.attributes)
         self.attributes = attributes
-        self.trace_metadata = encode_metadata(fields.metadata(attributes, group_keys(attributes), "trace"))
+        self.trace_metadata = encode_metadata(fields.metadata(attributes, group_keys(attributes))[0])
         self.attributes_json = json_text(attributes)
         self.service_version = attributes.get("service.version")
         self.release = attributes.get("langfuse.release")
@@ -105,7 +107,7 @@ class _Span:
     """One span's decoded attributes and the values both of its patches use."""
 
     __slots__ = ("span", "resource", "scope", "attributes", "groups", "span_id", "trace_id", "parent_id",
-                 "start", "end", "environment", "name", "io", "observation_metadata")
+                 "start", "end", "environment", "name", "io", "trace_metadata", "observation_metadata")
 
     def __init__(self, span: Any, resource: _Resource, scope: _Scope, received_at_us: int) -> None:
         self.span = span
@@ -125,7 +127,9 @@ class _Span:
         self.environment = fields.environment(attributes, resource.attributes)
         self.name = fields.observation_name(span.name, attributes)
         self.io = extract_io(attributes, span.events, scope.name, groups)
-        self.observation_metadata = encode_metadata(fields.metadata(attributes, groups, "observation"))
+        trace_metadata, observation_metadata = fields.metadata(attributes, groups)
+        self.trace_metadata = trace_metadata
+        self.observation_metadata = encode_metadata(observation_metadata)
 
     @property
     def is_root(self) -> bool:
@@ -150,6 +154,8 @@ class _Span:
 def _add_model_fields(patch: Patch, view: _Span) -> None:
     """Model, parameters, usage and cost (§3.8, §3.9), each only when the span provides it."""
     attributes, scope_name, groups = view.attributes, view.scope.name, view.groups
+    if not (groups.usage or groups.params) and attributes.keys().isdisjoint(MODEL_KEYS):
+        return
     parameters = model_parameters(attributes, scope_name, groups)
     if parameters:
         patch["model_parameters"] = json_text(parameters)
@@ -213,18 +219,22 @@ def _trace_patch(view: _Span, project_id: str, is_root: bool) -> Patch:
     patch: Patch = {"id": view.trace_id, "project_id": project_id, "timestamp": view.start,
                     "environment": view.environment}
     trace_name = attributes.get("langfuse.trace.name")
-    metadata = {**view.resource.trace_metadata,
-                **encode_metadata(fields.metadata(attributes, view.groups, "trace"))}
+    metadata = {**view.resource.trace_metadata, **encode_metadata(view.trace_metadata)}
+    given, produced = attributes.get("langfuse.trace.input"), attributes.get("langfuse.trace.output")
+    if trace_name is not None:
+        patch["name"] = as_text(trace_name)
     if is_root:
-        patch["name"] = view.name if trace_name is None else as_text(trace_name)
-        given, produced = trace_io(attributes, view.io)
+        # The root's name and IO are only fallbacks: a child's explicit trace name or IO wins
+        # even though children are exported (and arrive) before their root.
+        root_input, root_output = trace_io(attributes, view.io)
+        fill = {"name": view.name if trace_name is None else None,
+                "input": encode_io(root_input) if given is None else None,
+                "output": encode_io(root_output) if produced is None else None}
+        patch[FILL] = {k: v for k, v in fill.items() if v is not None}
         # The root's own observation metadata is trace metadata too (SDK experiments rely on it).
         metadata.update(view.observation_metadata)
         patch["metadata"] = view.metadata_tail(metadata, with_attributes=True)
     else:
-        if trace_name is not None:
-            patch["name"] = as_text(trace_name)
-        given, produced = attributes.get("langfuse.trace.input"), attributes.get("langfuse.trace.output")
         patch["metadata"] = view.metadata_tail(metadata, with_attributes=False)
     version = view.version()
     if version is not None:

@@ -47,15 +47,16 @@ def decode_any_value(value: Any) -> Any:
 
 
 def attributes_to_dict(key_values: Iterable[Any]) -> dict[str, Any]:
-    """A repeated `KeyValue` field → dict; the one conversion every span pays for, hence inlined."""
+    """A repeated `KeyValue` field → dict; the one conversion every span pays for, hence inlined.
+
+    Reading `string_value` first saves a `WhichOneof` call for the common case: a non-empty
+    result can only come from a string value.
+    """
     result: dict[str, Any] = {}
     for key_value in key_values:
         value = key_value.value
-        kind = value.WhichOneof("value")
-        if kind == "string_value":
-            result[key_value.key] = value.string_value
-        else:
-            result[key_value.key] = decode_any_value(value)
+        text = value.string_value
+        result[key_value.key] = text if text else decode_any_value(value)
     return result
 
 
@@ -81,7 +82,7 @@ def as_text(value: Any) -> str:
 def first_truthy(attributes: dict[str, Any], keys: Iterable[str]) -> Any:
     for key in keys:
         value = attributes.get(key)
-        if value is not None and is_truthy(value):
+        if value is not None and (value or isinstance(value, list | dict)):
             return value
     return None
 
@@ -256,10 +257,25 @@ class KeyGroups:
         self.trace_metadata = False
 
 
+# Keys the Langfuse SDK sets on most spans; a set lookup dismisses them faster than a prefix test.
+_COMMON_KEYS: Final = frozenset((
+    "langfuse.observation.type", "langfuse.observation.input", "langfuse.observation.output",
+    "langfuse.environment", "langfuse.release", "langfuse.version", "user.id", "session.id",
+    "langfuse.trace.tags", "langfuse.trace.name", "langfuse.internal.is_app_root",
+    "langfuse.internal.as_root", "langfuse.observation.model.name", "langfuse.observation.model.parameters",
+    "langfuse.observation.usage_details", "langfuse.observation.cost_details",
+    "langfuse.observation.completion_start_time", "langfuse.observation.level",
+    "langfuse.observation.status_message", "langfuse.observation.prompt.name",
+    "langfuse.observation.prompt.version", "langfuse.trace.input", "langfuse.trace.output",
+    "langfuse.trace.public", "input.value", "output.value", "openinference.span.kind", "llm.model_name",
+    "llm.invocation_parameters",
+))
+
+
 def group_keys(attributes: dict[str, Any]) -> KeyGroups:
     groups = KeyGroups()
     for key in attributes:
-        if not key.startswith(_GROUP_ROOTS):
+        if key in _COMMON_KEYS or not key.startswith(_GROUP_ROOTS):
             continue
         if key.startswith("gen_ai."):
             if key.startswith("gen_ai.usage."):

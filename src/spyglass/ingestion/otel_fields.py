@@ -85,6 +85,9 @@ _TYPE_KEYS: Final = frozenset((
     "flue.tool.call_id", "flue.task.id", "flue.task.agent", *_MODEL_TYPE_KEYS,
 ))
 
+_NAME_KEYS: Final = frozenset(
+    ("gen_ai.tool.name", "genkit:name", "logfire.msg", "ai.toolCall.name", "ai.operationId")
+)
 _ENVIRONMENT_KEYS: Final = ("langfuse.environment", "deployment.environment.name", "deployment.environment")
 _USER_ID_KEYS: Final = (
     "langfuse.user.id", "user.id", "langfuse.observation.metadata.langfuse_user_id",
@@ -113,7 +116,6 @@ _AI_TELEMETRY_NON_METADATA: Final = frozenset((
     "ai.telemetry.metadata.userId", "ai.telemetry.metadata.sessionId", "ai.telemetry.metadata.tags",
     "ai.telemetry.metadata.langfusePrompt",
 ))
-_METADATA_PREFIX: Final = {"observation": "langfuse.observation.metadata", "trace": "langfuse.trace.metadata"}
 
 
 def _legacy_sdk_generation(
@@ -188,6 +190,10 @@ def observation_type(
     span_name: str,
 ) -> str:
     """§3.6: the first mapper that yields a type wins; SPAN otherwise."""
+    declared = attributes.get(OBSERVATION_TYPE_KEY)
+    if declared is not None and declared != "span" and declared in _LANGFUSE_TYPES:
+        # The Langfuse SDK's own type (priority 1) is decisive unless it is the legacy `span` case.
+        return _LANGFUSE_TYPES[declared]
     if scope_name == LIVEKIT_SCOPE:
         if span_name in ("agent_turn", "start_agent_activity"):
             livekit: str | None = "AGENT"
@@ -199,7 +205,6 @@ def observation_type(
         return "SPAN"
     if _legacy_sdk_generation(attributes, resource, scope_name, scope_version):
         return "GENERATION"
-    declared = attributes.get(OBSERVATION_TYPE_KEY)
     if isinstance(declared, str):
         mapped = _LANGFUSE_TYPES.get(declared) or _LANGFUSE_TYPES.get(declared.lower())
         if mapped:
@@ -216,6 +221,8 @@ def observation_type(
 
 def observation_name(span_name: str, attributes: dict[str, Any]) -> str:
     """§3.5: tool name > Genkit name > Logfire message > AI SDK tool/operation > span name."""
+    if attributes.keys().isdisjoint(_NAME_KEYS):
+        return span_name
     tool_name = attributes.get("gen_ai.tool.name")
     if tool_name is not None and is_truthy(tool_name):
         return as_text(tool_name)
@@ -288,13 +295,13 @@ def tags(attributes: dict[str, Any]) -> list[str] | None:
     if value is None:
         return None
     if isinstance(value, list):
-        return [_tag_text(tag) for tag in value]
+        return [tag if type(tag) is str else _tag_text(tag) for tag in value]
     if not isinstance(value, str):
         return None
     if value.strip().startswith("["):
         parsed = parse_json(value)
         if isinstance(parsed, list):
-            return [_tag_text(tag) for tag in parsed]
+            return [tag if type(tag) is str else _tag_text(tag) for tag in parsed]
     if "," in value:
         return [tag.strip() for tag in value.split(",")]
     return [value]
@@ -321,41 +328,53 @@ def _metadata_blob(value: Any) -> dict[str, Any]:
     return {}
 
 
-def metadata(attributes: dict[str, Any], groups: KeyGroups, domain: str) -> dict[str, Any]:
-    """§3.11 traceMetadata / observationMetadata: the JSON blob, then each `<prefix>.<key>` attribute.
-
-    Dotted sub-keys stay flat (`…metadata.a.b` → key `a.b`), like the reference.
-    """
-    if not groups.metadata:
-        return {}
-    prefix = _METADATA_PREFIX[domain]
-    blob = attributes.get(prefix)
+def _blob(attributes: dict[str, Any], key: str) -> dict[str, Any]:
+    blob = attributes.get(key)
     if blob is None or not is_truthy(blob):
         blob = attributes.get("langfuse.metadata")
-    result = _metadata_blob(blob) if blob is not None else {}
-    dotted = prefix + "."
+    return _metadata_blob(blob) if blob is not None else {}
+
+
+def metadata(attributes: dict[str, Any], groups: KeyGroups) -> tuple[dict[str, Any], dict[str, Any]]:
+    """§3.11 (traceMetadata, observationMetadata), built in one pass over the metadata keys.
+
+    Each is its domain's JSON blob, then every `<domain prefix>.<key>`, `langfuse.metadata.<key>`
+    and `ai.telemetry.metadata.<key>` attribute in attribute order. Dotted sub-keys stay flat
+    (`…metadata.a.b` → key `a.b`), like the reference.
+    """
+    if not groups.metadata:
+        return {}, {}
+    trace = _blob(attributes, "langfuse.trace.metadata")
+    observation = _blob(attributes, "langfuse.observation.metadata")
     for key in groups.metadata:
-        if key.startswith(dotted):
-            name = key[len(dotted):]
-        elif key.startswith("langfuse.metadata."):
+        if key.startswith("langfuse.observation.metadata."):
+            if len(key) > 30:
+                observation[key[30:]] = attributes[key]
+            continue
+        if key.startswith("langfuse.trace.metadata."):
+            if len(key) > 24:
+                trace[key[24:]] = attributes[key]
+            continue
+        if key.startswith("langfuse.metadata."):
             name = key[18:]
         elif key.startswith("ai.telemetry.metadata.") and key not in _AI_TELEMETRY_NON_METADATA:
             name = key[22:]
         else:
             continue
         if name:
-            result[name] = attributes[key]
-    return result
+            trace[name] = observation[name] = attributes[key]
+    return trace, observation
 
 
 def completion_start_time(attributes: dict[str, Any], start_time: int) -> int | None:
     """§3.5: ISO text, or the Python SDK's double-JSON-encoded ISO text, or AI SDK ms-to-first-chunk."""
     value = attributes.get("langfuse.observation.completion_start_time")
     if isinstance(value, str):
-        parsed = parse_timestamp(value)
-        if parsed is None and value.startswith('"'):
+        if value.startswith('"'):
+            # The Python SDK JSON-encodes the ISO text, quotes included.
             inner = parse_json(value)
-            parsed = parse_timestamp(inner) if isinstance(inner, str) else None
+            value = inner if isinstance(inner, str) else value
+        parsed = parse_timestamp(value)
         if parsed is not None:
             return parsed
     delay = attributes.get("ai.response.msToFirstChunk")

@@ -31,6 +31,18 @@ _MODEL_NAME_KEYS: Final = (
 _AGENT_OPERATIONS: Final = frozenset(("invoke_agent", "agent_step"))
 
 
+# Every key a model/parameter/usage/cost rule reads outside the grouped prefix families: a span
+# with none of them (and no grouped usage/parameter keys) carries no model information at all.
+MODEL_KEYS: Final = frozenset((
+    *_MODEL_NAME_KEYS, MODEL_PARAMETERS_KEY, USAGE_DETAILS_KEY, COST_DETAILS_KEY, "genkit:input", "genkit:output",
+    "genkit:metadata:subtype", "llm.invocation_parameters", "model_config", "gen_ai.usage.cost", "llm.cost.total",
+    "ai.usage.tokens", "ai.usage.cachedInputTokens", "ai.usage.reasoningTokens", "ai.response.providerMetadata",
+    "ai.settings.maxSteps", "ai.prompt.toolChoice", "gen_ai.response.finish_reasons", "gen_ai.finishReason",
+    "gen_ai.system", "ai.model.provider", "ai.settings.maxRetries", "ai.settings.mode",
+    "gcp.vertex.agent.llm_response",
+))
+
+
 def is_agent_wrapper(attributes: dict[str, Any]) -> bool:
     return attributes.get("gen_ai.operation.name") in _AGENT_OPERATIONS
 
@@ -91,7 +103,8 @@ def _ai_sdk_parameters(attributes: dict[str, Any]) -> dict[str, Any]:
 
 def model_parameters(attributes: dict[str, Any], scope_name: str, groups: KeyGroups) -> dict[str, Any]:
     """§3.8 precedence: explicit Langfuse JSON > Genkit > AI SDK map > OpenInference > prefixed keys."""
-    explicit = parse_json_object(attributes.get(MODEL_PARAMETERS_KEY))
+    raw = attributes.get(MODEL_PARAMETERS_KEY)
+    explicit = parse_json_object(raw) if raw is not None else None
     if explicit is not None:
         explicit = _sanitize_parameters(explicit)
         if scope_name != "ai":
@@ -108,7 +121,8 @@ def model_parameters(attributes: dict[str, Any], scope_name: str, groups: KeyGro
         parameters.update(explicit or {})
         return parameters if any(value is not None for value in parameters.values()) else {}
     for key in ("llm.invocation_parameters", "model_config"):
-        blob = parse_json_object(attributes.get(key))
+        raw = attributes.get(key)
+        blob = parse_json_object(raw) if raw is not None else None
         if blob is not None:
             return _sanitize_parameters(blob)
     if not groups.params:

@@ -40,16 +40,18 @@ class TracingService:
 
     # -- traces ------------------------------------------------------------------------
     def list_traces(self, scope: ProjectScope, query: TraceQuery, page: Page) -> TraceList:
-        traces, total = self.queries.list_traces(scope.project_id, query, page)
-        rollups = self.queries.trace_rollups(scope.project_id, [t["id"] for t in traces])
+        with self.queries.consistent():
+            traces, total = self.queries.list_traces(scope.project_id, query, page)
+            rollups = self.queries.trace_rollups(scope.project_id, [t["id"] for t in traces])
         return TraceList(traces, total, rollups)
 
     def get_trace(self, scope: ProjectScope, trace_id: str) -> TraceDetail:
-        trace = self.queries.find("trace", scope.project_id, trace_id)
-        if trace is None:
-            raise NotFound(f"Trace {trace_id} not found within authorized project")
-        observations = self.queries.observations_of_trace(scope.project_id, trace_id)
-        scores = self.queries.scores_of_traces(scope.project_id, [trace_id])
+        with self.queries.consistent():
+            trace = self.queries.find("trace", scope.project_id, trace_id)
+            if trace is None:
+                raise NotFound(f"Trace {trace_id} not found within authorized project")
+            observations = self.queries.observations_of_trace(scope.project_id, trace_id)
+            scores = self.queries.scores_of_traces(scope.project_id, [trace_id])
         return TraceDetail(trace, observations, scores)
 
     def delete_traces(self, scope: ProjectScope, trace_ids: list[str]) -> None:
@@ -94,6 +96,11 @@ class TracingService:
         """Trace fields that observation and score lists embed, for the given traces."""
         return self.queries.trace_context(scope.project_id, sorted(set(trace_ids)))
 
+    def list_scores_after(
+        self, scope: ProjectScope, query: ScoreQuery, limit: int, after: tuple[int, str] | None
+    ) -> list[Record]:
+        return self.queries.list_scores_after(scope.project_id, query, limit, after)
+
     def get_score(self, scope: ProjectScope, score_id: str) -> Record:
         score = self.queries.find("score", scope.project_id, score_id)
         if score is None:
@@ -101,19 +108,26 @@ class TracingService:
         return score
 
     def create_score(self, scope: ProjectScope, body: dict[str, Any]) -> str:
-        """`POST /scores`: one score-create event through the same durable pipeline."""
-        if body.get("source") == "EVAL":
-            raise InvalidInput("source EVAL is reserved for evaluators; use API or ANNOTATION")
-        if body.get("source") == "ANNOTATION" and not body.get("configId") and body.get("dataType") != "CORRECTION":
-            raise InvalidInput("ANNOTATION scores require a configId")
-        body = {**body, "id": body.get("id") or str(uuid.uuid4())}
-        event = {"id": uuid.uuid4().hex, "type": "score-create",
-                 "timestamp": body.get("timestamp") or datetime.now(tz=UTC).isoformat(), "body": body}
+        """`POST /scores` with one score: through the same durable pipeline as batches."""
+        event = _score_event(body)
         result = self.acceptor.accept_batch(scope, [event])
         if result.errors:
             error = result.errors[0]
             raise InvalidInput(f"{error['message']}: {error.get('error', '')}".rstrip(": "))
-        return body["id"]
+        return event["body"]["id"]
+
+    def create_scores(self, scope: ProjectScope, bodies: list[Any]) -> tuple[int, list[str]]:
+        """`POST /scores` with a list (SDK 5.x): returns (accepted, error messages); valid ones are kept."""
+        events, errors = [], []
+        for index, body in enumerate(bodies):
+            try:
+                events.append(_score_event(body))
+            except InvalidInput as exc:
+                errors.append(f"score {index}: {exc.message}")
+        result = self.acceptor.accept_batch(scope, events) if events else None
+        if result is not None:
+            errors += [f"score {e['id']}: {e['message']}: {e.get('error', '')}" for e in result.errors]
+        return (len(result.successes) if result else 0), errors
 
     def delete_score(self, scope: ProjectScope, score_id: str) -> None:
         self.get_score(scope, score_id)
@@ -123,3 +137,16 @@ class TracingService:
         # The deletion is durable once queued; waiting only gives callers read-your-deletes.
         job_id = self.acceptor.enqueue_deletion(scope, kind, ids)
         self.wait_for(job_id, 10.0)
+
+
+def _score_event(body: Any) -> dict[str, Any]:
+    """A `POST /scores` body as a score-create event (its own `timestamp` wins, as in the SDK)."""
+    if not isinstance(body, dict):
+        raise InvalidInput("a score must be a JSON object")
+    if body.get("source") == "EVAL":
+        raise InvalidInput("source EVAL is reserved for evaluators; use API or ANNOTATION")
+    if body.get("source") == "ANNOTATION" and not body.get("configId") and body.get("dataType") != "CORRECTION":
+        raise InvalidInput("ANNOTATION scores require a configId")
+    body = {**body, "id": body.get("id") or str(uuid.uuid4())}
+    timestamp = body.pop("timestamp", None) or datetime.now(tz=UTC).isoformat()
+    return {"id": uuid.uuid4().hex, "type": "score-create", "timestamp": timestamp, "body": body}

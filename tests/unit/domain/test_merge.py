@@ -44,3 +44,14 @@ def test_empty_usage_update_keeps_provided_usage_and_end_is_clamped():
     assert updated["usage_details"] == {"input": 3, "total": 3}
     assert updated["end_time"] == 100
     assert (updated["trace_id"], updated["start_time"]) == ("t", 100)
+
+
+def test_fallbacks_fill_only_what_no_event_has_set():
+    child = new_record("trace", {"id": "t", "project_id": "p", "timestamp": 5, "name": "explicit",
+                                 "input": '{"k": 1}'}, now_us=1)
+    root = {"id": "t", "project_id": "p", "timestamp": 1, "fill": {"name": "root-span", "input": "root-in",
+                                                                     "output": "root-out"}}
+    merged = merge("trace", child, root, now_us=2)
+    assert (merged["name"], merged["input"], merged["output"]) == ("explicit", '{"k": 1}', "root-out")
+    alone = new_record("trace", root, now_us=1)
+    assert (alone["name"], alone["input"]) == ("root-span", "root-in")

@@ -38,6 +38,5 @@ class LocalBlobStore:
 
     def list_prefix(self, prefix: str) -> list[str]:
         base = self.root.resolve()
-        return sorted(
-            str(p.relative_to(base)) for p in base.rglob("*") if p.is_file() and str(p.relative_to(base)).startswith(prefix)
-        )
+        keys = (str(p.relative_to(base)) for p in base.rglob("*") if p.is_file())
+        return sorted(key for key in keys if key.startswith(prefix))

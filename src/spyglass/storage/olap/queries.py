@@ -6,12 +6,14 @@ an order of magnitude faster than FINAL for point reads on chDB (see NOTES.md).
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from typing import Any, Final
 
 from spyglass.domain.queries import ObservationQuery, Page, ScoreQuery, SessionQuery, TraceQuery
 from spyglass.domain.records import EntityKind, Record
 from spyglass.storage.olap.client import OlapClient
 from spyglass.storage.olap.codec import TABLES, decode_row, select_list
+from spyglass.storage.olap.gate import VisibilityGate
 from spyglass.storage.olap.where import (
     OBSERVATION_COLUMNS,
     OBSERVATION_DISPLAY_NAMES,
@@ -21,6 +23,23 @@ from spyglass.storage.olap.where import (
     Where,
 )
 
+
+class _GatedClient:
+    """Every read goes through the visibility gate (see `gate.py`)."""
+
+    def __init__(self, client: OlapClient, gate: VisibilityGate) -> None:
+        self._client = client
+        self.gate = gate
+
+    def rows(self, sql: str, parameters: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        with self.gate.reading():
+            return self._client.rows(sql, parameters)
+
+    def scalar(self, sql: str, parameters: dict[str, Any] | None = None) -> Any:
+        with self.gate.reading():
+            return self._client.scalar(sql, parameters)
+
+
 TRACE_ORDER_COLUMNS: Final = {
     "id": "id", "timestamp": "timestamp", "name": "name", "userId": "user_id", "release": "release",
     "version": "version", "public": "public", "bookmarked": "bookmarked", "sessionId": "session_id",
@@ -28,8 +47,12 @@ TRACE_ORDER_COLUMNS: Final = {
 
 
 class TraceQueries:
-    def __init__(self, client: OlapClient) -> None:
-        self.client = client
+    def __init__(self, client: OlapClient, gate: VisibilityGate | None = None) -> None:
+        self.client = _GatedClient(client, gate or VisibilityGate())
+
+    def consistent(self) -> AbstractContextManager[None]:
+        """Hold across several queries that must see the same writes (a trace with its children)."""
+        return self.client.gate.reading()
 
     # -- point reads -------------------------------------------------------------------
     def find(self, kind: EntityKind, project_id: str, record_id: str) -> Record | None:
@@ -166,7 +189,7 @@ class TraceQueries:
         )
         return [decode_row("observation", row) for row in rows]
 
-    def list_scores(self, project_id: str, query: ScoreQuery, page: Page) -> tuple[list[Record], int]:
+    def _score_where(self, project_id: str, query: ScoreQuery) -> Where:
         where = Where()
         where.equals("project_id", project_id)
         if query.trace_scores_only:
@@ -183,6 +206,18 @@ class TraceQueries:
         where.equals("trace_id", query.trace_id)
         where.any_of("observation_id", query.observation_ids)
         where.equals("dataset_run_id", query.dataset_run_id)
+        for column, values in (("trace_id", query.trace_ids), ("session_id", query.session_ids),
+                               ("dataset_run_id", query.dataset_run_ids), ("author_user_id", query.author_user_ids),
+                               ("config_id", query.config_ids), ("queue_id", query.queue_ids),
+                               ("name", query.names), ("source", query.sources),
+                               ("string_value", query.string_values)):
+            where.any_of(column, values)
+        if query.values:
+            where.add(f"value IN {where.param(query.values, 'Array(Float64)')}")
+        if query.value_min is not None:
+            where.add(f"value >= {where.param(query.value_min, 'Float64')}")
+        if query.value_max is not None:
+            where.add(f"value <= {where.param(query.value_max, 'Float64')}")
         where.time_range("timestamp", query.from_ts, query.to_ts)
         if query.value is not None:
             where.add(f"value {query.operator} {where.param(query.value, 'Float64')}")
@@ -196,7 +231,25 @@ class TraceQueries:
                 f"{where.param(project_id, 'String')} AND {trace_where.sql})"
             )
         where.conditions(query.conditions, SCORE_COLUMNS)
-        return self._page("score", where, "timestamp DESC, id DESC", page)
+        return where
+
+    def list_scores(self, project_id: str, query: ScoreQuery, page: Page) -> tuple[list[Record], int]:
+        return self._page("score", self._score_where(project_id, query), "timestamp DESC, id DESC", page)
+
+    def list_scores_after(
+        self, project_id: str, query: ScoreQuery, limit: int, after: tuple[int, str] | None
+    ) -> list[Record]:
+        """Keyset pagination (v3): ordered by timestamp DESC, id DESC; `after` = last row seen."""
+        where = self._score_where(project_id, query)
+        if after is not None:
+            ts, ident = where.param(after[0], "Int64"), where.param(after[1], "String")
+            where.add(f"(toUnixTimestamp64Micro(timestamp), id) < ({ts}, {ident})")
+        rows = self.client.rows(
+            f"SELECT {select_list('score')} FROM scores FINAL WHERE {where.sql} "
+            "ORDER BY timestamp DESC, id DESC LIMIT {lim:UInt32}",
+            {**where.params, "lim": limit},
+        )
+        return [decode_row("score", row) for row in rows]
 
     def trace_context(self, project_id: str, trace_ids: list[str]) -> dict[str, Record]:
         """The trace fields score lists embed (user, tags, environment, session)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 from spyglass.domain.records import EntityKind, Record
 from spyglass.storage.olap.client import OlapClient
 from spyglass.storage.olap.codec import TABLES, decode_row, encode_row, select_list
+from spyglass.storage.olap.gate import VisibilityGate
 
 # Tables are written children-first so that a trace never becomes readable before the
 # observations and scores that arrived with it.
@@ -12,8 +13,9 @@ WRITE_ORDER: tuple[EntityKind, ...] = ("score", "observation", "trace")
 
 
 class RecordStore:
-    def __init__(self, client: OlapClient) -> None:
+    def __init__(self, client: OlapClient, gate: VisibilityGate | None = None) -> None:
         self.client = client
+        self.gate = gate or VisibilityGate()
 
     def find_current(self, kind: EntityKind, project_id: str, ids: list[str]) -> dict[str, Record]:
         """The newest version of each id that exists and is not deleted (no FINAL: point reads).
@@ -37,21 +39,29 @@ class RecordStore:
         tombstones: dict[EntityKind, list[Record]],
         event_ts: int,
     ) -> None:
+        encoded = {}
         for kind in WRITE_ORDER:
             rows = [encode_row(kind, r, event_ts, is_deleted=1) for r in tombstones.get(kind, ())]
-            rows += [encode_row(kind, r, event_ts) for r in records.get(kind, ())]
-            self.client.insert_json_rows(TABLES[kind], rows)
+            encoded[kind] = rows + [encode_row(kind, r, event_ts) for r in records.get(kind, ())]
+        with self.gate.writing():
+            for kind in WRITE_ORDER:
+                self.client.insert_json_rows(TABLES[kind], encoded[kind])
 
     def delete_traces(self, project_id: str, trace_ids: list[str]) -> None:
         """Remove traces with their observations and trace-scores (lightweight deletes)."""
         params = {"p": project_id, "ids": trace_ids}
+        with self.gate.writing():
+            self._delete_trace_rows(params)
+
+    def _delete_trace_rows(self, params: dict[str, object]) -> None:
         for table, column in (("scores", "trace_id"), ("observations", "trace_id"), ("traces", "id")):
             self.client.command(
                 f"DELETE FROM {table} WHERE project_id = {{p:String}} AND {column} IN {{ids:Array(String)}}", params
             )
 
     def delete_scores(self, project_id: str, score_ids: list[str]) -> None:
-        self.client.command(
-            "DELETE FROM scores WHERE project_id = {p:String} AND id IN {ids:Array(String)}",
-            {"p": project_id, "ids": score_ids},
-        )
+        with self.gate.writing():
+            self.client.command(
+                "DELETE FROM scores WHERE project_id = {p:String} AND id IN {ids:Array(String)}",
+                {"p": project_id, "ids": score_ids},
+            )

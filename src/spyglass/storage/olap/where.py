@@ -160,7 +160,8 @@ class Where:
             return _STRING_OPS[op].format(c=f"{c}[{self.param(cond.key, 'String')}]",
                                           v=self.param(cond.value, "String"))
         if cond.type == "numberObject" and column.kind == "map":
-            return f"toFloat64OrNull({c}[{self.param(cond.key, 'String')}]) {op} {self.param(float(cond.value), 'Float64')}"
+            key, value = self.param(cond.key, "String"), self.param(float(cond.value), "Float64")
+            return f"toFloat64OrNull({c}[{key}]) {op} {value}"
         if cond.type == "boolean" and column.kind == "bool":
             return f"{c} {'=' if op == '=' else '!='} {self.param(cond.value, 'Bool')}"
         if cond.type == "null":

@@ -6,7 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from spyglass.domain.records import Record
-from spyglass.domain.values import decode_metadata, decode_value, format_timestamp as ts
+from spyglass.domain.values import decode_metadata, decode_value
+from spyglass.domain.values import format_timestamp as ts
 
 
 def _seconds(start: int | None, end: int | None) -> float | None:
@@ -141,7 +142,9 @@ def observation_to_v2(
         out["metadata"] = {k: v if k in expand_metadata or len(v) <= 200 else v[:200]
                            for k, v in obs["metadata"].items()}
     if "model" in groups:
-        out.update(providedModelName=obs["provided_model_name"], internalModelId=obs["internal_model_id"],
+        # `model` is what SDK 5.x reads, `providedModelName` what older clients read.
+        out.update(model=obs["provided_model_name"], providedModelName=obs["provided_model_name"],
+                   internalModelId=obs["internal_model_id"],
                    modelParameters=decode_value(obs["model_parameters"]) if obs["model_parameters"] else None)
     if "usage" in groups:
         out.update(usageDetails=obs["usage_details"], costDetails=obs["cost_details"],

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import base64
 from typing import Annotated
 
-import orjson
 from fastapi import APIRouter, Query
 from starlette.responses import Response
 
@@ -14,6 +12,7 @@ from spyglass.domain.filters import parse_filter
 from spyglass.domain.queries import ObservationQuery
 from spyglass.domain.records import OBSERVATION_TYPES
 from spyglass.web.api.converters import V2_FIELD_GROUPS, observation_to_api, observation_to_v2, page_meta
+from spyglass.web.api.cursors import decode_cursor, encode_cursor
 from spyglass.web.api.params import LimitParam, ListParam, PageParam, csv_values, page_of, timestamp_param
 from spyglass.web.deps import ProjectScopeDep, ServicesDep
 from spyglass.web.responses import json_response
@@ -69,19 +68,17 @@ def get_observation(observation_id: str, services: ServicesDep, scope: ProjectSc
     return json_response(observation_to_api(services.tracing.get_observation(scope, observation_id)))
 
 
-def _decode_cursor(cursor: str | None) -> tuple[int, str, str] | None:
-    if not cursor:
+_CURSOR_KEYS = ("lastStartTimeTo", "lastTraceId", "lastId")
+
+
+def _after(cursor: str | None) -> tuple[int, str, str] | None:
+    position = decode_cursor(cursor, _CURSOR_KEYS)
+    if position is None:
         return None
-    try:
-        raw = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        return int(raw["lastStartTimeTo"]), str(raw["lastTraceId"]), str(raw["lastId"])
-    except (ValueError, KeyError, TypeError, orjson.JSONDecodeError):
-        raise InvalidInput("Invalid cursor") from None
-
-
-def _encode_cursor(start: int, trace_id: str, obs_id: str) -> str:
-    raw = orjson.dumps({"lastStartTimeTo": start, "lastTraceId": trace_id, "lastId": obs_id})
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    start, trace_id, obs_id = position
+    if not isinstance(start, int) or not isinstance(trace_id, str) or not isinstance(obs_id, str):
+        raise InvalidInput("Invalid cursor")
+    return start, trace_id, obs_id
 
 
 @router.get("/api/public/v2/observations")
@@ -115,7 +112,7 @@ def list_observations_v2(
         raise InvalidInput(f"Unknown field group(s): {', '.join(sorted(unknown))}")
     query = _query(name, userId, sessionId, type, traceId, level, parentObservationId, environment, fromStartTime,
                    toStartTime, version, filter, isRootObservation)
-    rows = services.tracing.list_observations_after(scope, query, limit + 1, _decode_cursor(cursor))
+    rows = services.tracing.list_observations_after(scope, query, limit + 1, _after(cursor))
     more, rows = len(rows) > limit, rows[:limit]
     traces = {}
     if groups & {"basic", "trace_context"}:
@@ -125,5 +122,6 @@ def list_observations_v2(
     meta = {}
     if more and rows:
         last = rows[-1]
-        meta["cursor"] = _encode_cursor(last["start_time"], last["trace_id"], last["id"])
+        meta["cursor"] = encode_cursor(dict(zip(_CURSOR_KEYS, (last["start_time"], last["trace_id"], last["id"]),
+                                                strict=True)))
     return json_response({"data": data, "meta": meta})

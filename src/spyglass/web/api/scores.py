@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
@@ -22,9 +24,16 @@ _OPERATORS = {"<", ">", "<=", ">=", "!=", "="}
 
 @router.post("/api/public/scores")
 async def create_score(request: Request, services: ServicesDep, scope: ScoreWriterScopeDep) -> Response:
-    body = await read_json(request, services.limits.json_body_bytes)
+    body = await read_json(request, services.limits.ingestion_body_bytes)
+    if isinstance(body, list):
+        # SDK 5.x sends its scores as a list: 202 when all were accepted, else 207 with the rejects.
+        accepted, errors = await run_in_threadpool(services.tracing.create_scores, scope, body)
+        if not errors:
+            return json_response({"message": "Accepted"}, 202)
+        return json_response({"accepted": accepted, "rejected": len(errors),
+                              "errors": [{"message": e} for e in errors]}, 207)
     if not isinstance(body, dict):
-        raise InvalidInput("Request body must be a JSON object")
+        raise InvalidInput("Request body must be a JSON object or a list of them")
     score_id = await run_in_threadpool(services.tracing.create_score, scope, body)
     return json_response({"id": score_id})
 
@@ -51,6 +60,10 @@ def _score_query(trace_scores_only: bool, **params) -> ScoreQuery:  # noqa: ANN0
     )
 
 
+def _filters(params: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in params.items() if k not in ("services", "scope", "page", "limit")}
+
+
 def _scores_page(services: ServicesDep, scope: ProjectScopeDep, query: ScoreQuery, page: int, limit: int) -> Response:
     rows, total = services.tracing.list_scores(scope, query, page_of(page, limit))
     traces = services.tracing.trace_context(scope, [s["trace_id"] for s in rows if s["trace_id"]])
@@ -66,7 +79,7 @@ def list_scores_v1(
     toTimestamp: str | None = None, environment: ListParam = None, source: str | None = None,
     value: float | None = None, operator: str | None = None, scoreIds: str | None = None, filter: str | None = None,
 ) -> Response:
-    query = _score_query(True, **{k: v for k, v in locals().items() if k not in ("services", "scope", "page", "limit")})
+    query = _score_query(True, **_filters(locals()))
     return _scores_page(services, scope, query, page, limit)
 
 
@@ -80,7 +93,7 @@ def list_scores_v2(
     sessionId: str | None = None, traceId: str | None = None, datasetRunId: str | None = None,
     observationId: str | None = None,
 ) -> Response:
-    query = _score_query(False, **{k: v for k, v in locals().items() if k not in ("services", "scope", "page", "limit")})
+    query = _score_query(False, **_filters(locals()))
     return _scores_page(services, scope, query, page, limit)
 
 
