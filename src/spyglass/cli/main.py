@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import signal
 import sys
 from typing import Annotated
 
@@ -57,8 +58,17 @@ def serve(
     application = create_app(platform.services, on_startup=platform.start, on_shutdown=platform.stop)
     bind_host, bind_port = host or settings.host, port or settings.port
     console.print(f"Spyglass {__version__} listening on [bold]http://{bind_host}:{bind_port}[/bold]")
+    # uvicorn drains and shuts down on SIGTERM/SIGINT, then re-raises the signal through the
+    # previous handler: make that a clean exit, since the queue was drained by then.
+    for stop_signal in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(stop_signal, _exit_cleanly)
     uvicorn.run(application, host=bind_host, port=bind_port, log_level=settings.log_level, access_log=False,
                 timeout_graceful_shutdown=30)
+
+
+def _exit_cleanly(signum: int, frame: object) -> None:
+    console.print(f"Spyglass stopped ({signal.Signals(signum).name}); the ingestion queue was drained.")
+    sys.exit(0)
 
 
 @app.command()
