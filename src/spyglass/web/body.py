@@ -36,6 +36,9 @@ def gunzip(data: bytes, limit: int) -> bytes:
         raise InvalidInput("Failed to decompress request body") from None
     if len(out) > limit or inflater.unconsumed_tail:
         raise PayloadTooLarge(f"Decompressed request body exceeds the limit of {limit} bytes")
+    if not inflater.eof or inflater.unused_data:
+        # A truncated stream must not pass for a short body (nothing half-read is accepted).
+        raise InvalidInput("Failed to decompress request body")
     return out
 
 

@@ -271,7 +271,7 @@ class TraceQueries:
         where.time_range("timestamp", query.from_ts, query.to_ts)
         rows = self.client.rows(
             "SELECT assumeNotNull(session_id) AS id, toUnixTimestamp64Micro(min(timestamp)) AS created_at, "
-            f"any(environment) AS environment FROM traces FINAL WHERE {where.sql} GROUP BY session_id "
+            f"argMin(environment, timestamp) AS environment FROM traces FINAL WHERE {where.sql} GROUP BY session_id "
             "ORDER BY created_at DESC, id LIMIT {lim:UInt32} OFFSET {off:UInt64}",
             {**where.params, "lim": page.limit, "off": page.offset},
         )
