@@ -15,18 +15,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from spyglass.domain.projects import HeadlessInit
 
 
-class InitSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="LANGFUSE_INIT_", extra="ignore")
+class InitSettings(HeadlessInit, BaseSettings):
+    """`LANGFUSE_INIT_*` read from the environment (unprefixed by SPYGLASS_, as in Langfuse)."""
 
-    org_id: str | None = None
-    org_name: str | None = None
-    project_id: str | None = None
-    project_name: str | None = None
-    project_public_key: str | None = None
-    project_secret_key: str | None = None
-    user_email: str | None = None
-    user_name: str | None = None
-    user_password: str | None = None
+    model_config = SettingsConfigDict(env_prefix="LANGFUSE_INIT_", extra="ignore")
 
     def to_init(self) -> HeadlessInit:
         return HeadlessInit(**self.model_dump())

@@ -28,12 +28,6 @@ CONFIRM = ". Confirm that you've configured the correct host."
 
 
 @pytest.fixture(scope="module")
-def client(server: SpyglassServer) -> Iterator[httpx.Client]:
-    with server.client() as c:
-        yield c
-
-
-@pytest.fixture(scope="module")
 def anon(server: SpyglassServer) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=server.base_url, timeout=30) as c:
         yield c

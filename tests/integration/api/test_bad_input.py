@@ -26,12 +26,6 @@ JSON = {"Content-Type": "application/json"}
 
 
 @pytest.fixture(scope="module")
-def client(server) -> Iterator[httpx.Client]:  # noqa: ANN001
-    with server.client() as c:
-        yield c
-
-
-@pytest.fixture(scope="module")
 def limited(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SpyglassServer]:
     """A server with small body limits (20 kB for /ingestion and OTLP)."""
     instance = SpyglassServer(

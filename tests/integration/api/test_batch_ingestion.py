@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -22,12 +21,6 @@ from tests.integration.api.builders import (
     uid,
     wait_trace,
 )
-
-
-@pytest.fixture(scope="module")
-def client(server) -> Iterator[httpx.Client]:  # noqa: ANN001
-    with server.client() as c:
-        yield c
 
 
 def _by_id(items: list[dict]) -> dict[str, dict]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -19,13 +18,6 @@ from tests.integration.api.builders import (
     wait_gone,
     wait_trace,
 )
-from tests.support.server import SpyglassServer
-
-
-@pytest.fixture(scope="module")
-def client(server: SpyglassServer) -> Iterator[httpx.Client]:
-    with server.client() as c:
-        yield c
 
 
 def _trace_with_children(client: httpx.Client) -> tuple[str, list[str], str]:

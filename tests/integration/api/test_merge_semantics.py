@@ -3,7 +3,6 @@ fields, defaults and normalisation."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -18,13 +17,6 @@ from tests.integration.api.builders import (
     uid,
     wait_trace,
 )
-from tests.support.server import SpyglassServer
-
-
-@pytest.fixture(scope="module")
-def client(server: SpyglassServer) -> Iterator[httpx.Client]:
-    with server.client() as c:
-        yield c
 
 
 def test_create_then_update_merges(client: httpx.Client) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 
 import httpx
 import pytest
@@ -23,12 +23,6 @@ from tests.support.server import SpyglassServer
 INPUT_MESSAGES = [{"role": "user", "parts": [{"type": "text", "content": "Weather in Paris?"}]}]
 OUTPUT_MESSAGES = [{"role": "assistant", "parts": [{"type": "text", "content": "Sunny, 21C"}],
                     "finish_reason": "stop"}]
-
-
-@pytest.fixture(scope="module")
-def client(server: SpyglassServer) -> Iterator[httpx.Client]:
-    with server.client() as c:
-        yield c
 
 
 class RecordingExporter(SpanExporter):

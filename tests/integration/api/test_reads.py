@@ -4,7 +4,6 @@ ordering, pagination and field groups; single trace reads; sessions."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import timedelta
 
 import httpx
@@ -20,19 +19,7 @@ from tests.integration.api.builders import (
     trace_create,
     uid,
 )
-from tests.integration.api.dataset import BASE, RANGE, Data, at, build_dataset, ids
-from tests.support.server import SpyglassServer
-
-
-@pytest.fixture(scope="module")
-def client(server: SpyglassServer) -> Iterator[httpx.Client]:
-    with server.client() as c:
-        yield c
-
-
-@pytest.fixture(scope="module")
-def d(server: SpyglassServer, client: httpx.Client) -> Data:
-    return build_dataset(client, server.keys.project_id)
+from tests.integration.api.dataset import BASE, RANGE, Data, at, ids
 
 
 def test_trace_list_default_order_and_shape(client: httpx.Client, d: Data) -> None:

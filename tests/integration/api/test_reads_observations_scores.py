@@ -4,26 +4,12 @@ field groups, scores v1 (trace scores) vs v2 (all targets)."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import timedelta
 
 import httpx
 import pytest
 from tests.integration.api.builders import OBSERVATION_KEYS, SCORE_KEYS, api_ts, uid
-from tests.integration.api.dataset import BASE, START_RANGE, Data, at, build_dataset, ids
-from tests.support.server import SpyglassServer
-
-
-@pytest.fixture(scope="module")
-def client(server: SpyglassServer) -> Iterator[httpx.Client]:
-    with server.client() as c:
-        yield c
-
-
-@pytest.fixture(scope="module")
-def d(server: SpyglassServer, client: httpx.Client) -> Data:
-    return build_dataset(client, server.keys.project_id)
-
+from tests.integration.api.dataset import BASE, START_RANGE, Data, at, ids
 
 OBSERVATION_FILTERS = {
     "traceId": (lambda d: {"traceId": d.t1}, ["E1", "G1", "R1"]),

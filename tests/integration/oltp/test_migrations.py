@@ -4,12 +4,7 @@ Also checks that the hand-written revisions produce exactly the schema `tables.p
 declares (no autogenerate diff), so the two cannot drift apart.
 """
 
-import contextlib
-import os
-import uuid
-from collections.abc import Iterator
 
-import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -17,44 +12,7 @@ from alembic.runtime.migration import MigrationContext
 from spyglass.storage.oltp.store import OltpStore
 from spyglass.storage.oltp.tables import Base
 
-POSTGRES_URL = os.environ.get(
-    "SPYGLASS_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
 TABLES = {"organizations", "projects", "users", "organization_memberships", "api_keys"}
-
-
-@contextlib.contextmanager
-def scratch_postgres_database() -> Iterator[str]:
-    """Create a uniquely named database for one test and drop it afterwards."""
-    admin = sa.create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
-    try:
-        try:
-            with admin.connect() as conn:
-                conn.execute(sa.text("SELECT 1"))
-        except sa.exc.OperationalError as error:
-            reason = f"PostgreSQL not reachable at {POSTGRES_URL}: {error.orig}"
-            if os.environ.get("SPYGLASS_REQUIRE_SERVICES") == "1":
-                pytest.fail(reason)
-            pytest.skip(reason)
-        name = f"spyglass_test_{uuid.uuid4().hex[:16]}"
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-        try:
-            yield sa.make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
-        finally:
-            with admin.connect() as conn:
-                conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    finally:
-        admin.dispose()
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.services)])
-def database_url(request, tmp_path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'data' / 'spyglass.db'}"
-    else:
-        with scratch_postgres_database() as url:
-            yield url
 
 
 def table_names(store: OltpStore) -> set[str]:

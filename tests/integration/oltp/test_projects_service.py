@@ -1,10 +1,7 @@
 """ProjectService against a real OLTP store (SQLite file; PostgreSQL when reachable)."""
 
 import base64
-import contextlib
 import logging
-import os
-import uuid
 from collections.abc import Iterator
 
 import pytest
@@ -19,9 +16,6 @@ from spyglass.settings import HeadlessInit
 from spyglass.storage.oltp.store import OltpStore
 
 SALT = "test-salt"
-POSTGRES_URL = os.environ.get(
-    "SPYGLASS_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
 
 # The values Langfuse's own SDK CI provisions.
 INIT = HeadlessInit(
@@ -47,40 +41,11 @@ class FakeClock:
         return self.now
 
 
-@contextlib.contextmanager
-def scratch_postgres_database() -> Iterator[str]:
-    admin = sa.create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
-    try:
-        try:
-            with admin.connect() as conn:
-                conn.execute(sa.text("SELECT 1"))
-        except sa.exc.OperationalError as error:
-            reason = f"PostgreSQL not reachable at {POSTGRES_URL}: {error.orig}"
-            if os.environ.get("SPYGLASS_REQUIRE_SERVICES") == "1":
-                pytest.fail(reason)
-            pytest.skip(reason)
-        name = f"spyglass_test_{uuid.uuid4().hex[:16]}"
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-        try:
-            yield sa.make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
-        finally:
-            with admin.connect() as conn:
-                conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    finally:
-        admin.dispose()
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.services)])
-def store(request, tmp_path) -> Iterator[OltpStore]:
-    with contextlib.ExitStack() as stack:
-        if request.param == "sqlite":
-            url = f"sqlite:///{tmp_path / 'spyglass.db'}"
-        else:
-            url = stack.enter_context(scratch_postgres_database())
-        store = OltpStore.open(url)
-        stack.callback(store.close)
-        yield store
+@pytest.fixture
+def store(database_url: str) -> Iterator[OltpStore]:
+    store = OltpStore.open(database_url)
+    yield store
+    store.close()
 
 
 @pytest.fixture
