@@ -4,7 +4,8 @@
 an `ExportTraceServiceRequest` and rejects structurally broken exports as a whole.
 `request_to_patches` maps every span to one observation patch, and to a trace patch when the
 span is a root or carries trace-level attributes; other traces get one "shallow" patch
-(id, timestamp, environment) per request so every observation has a trace.
+(id, timestamp, environment) per request so every observation has a trace. Consecutive
+identical updates of one trace (attributes propagated to every span) collapse into one.
 
 This runs for every ingested span, so the per-span path avoids repeated scans: attributes
 become one dict, prefix families are grouped in one pass (`otel_attributes.group_keys`), and
@@ -26,6 +27,7 @@ from spyglass.ingestion import otel_fields as fields
 from spyglass.ingestion.otel_attributes import as_text, attributes_to_dict, group_keys
 from spyglass.ingestion.otel_io import extract_io, trace_io, unconsumed_attributes
 from spyglass.ingestion.otel_json import StructureReport, check_protobuf_structure, request_from_json
+from spyglass.ingestion.otel_types import observation_type
 from spyglass.ingestion.otel_usage import (
     MODEL_KEYS,
     cost_details,
@@ -107,7 +109,8 @@ class _Span:
     """One span's decoded attributes and the values both of its patches use."""
 
     __slots__ = ("span", "resource", "scope", "attributes", "groups", "span_id", "trace_id", "parent_id",
-                 "start", "end", "environment", "name", "io", "trace_metadata", "observation_metadata")
+                 "start", "end", "environment", "name", "io", "trace_metadata", "observation_metadata", "version",
+                 "unconsumed")
 
     def __init__(self, span: Any, resource: _Resource, scope: _Scope, received_at_us: int) -> None:
         self.span = span
@@ -130,22 +133,23 @@ class _Span:
         trace_metadata, observation_metadata = fields.metadata(attributes, groups)
         self.trace_metadata = trace_metadata
         self.observation_metadata = encode_metadata(observation_metadata)
+        version = attributes.get("langfuse.version")
+        if version is None:
+            version = resource.service_version
+        self.version = None if version is None else as_text(version)
+        self.unconsumed: str | None = None
 
     @property
     def is_root(self) -> bool:
         as_root = self.attributes.get(_AS_ROOT_KEY)
         return self.parent_id is None or as_root is True or as_root == "true"
 
-    def version(self) -> str | None:
-        version = self.attributes.get("langfuse.version")
-        if version is None:
-            version = self.resource.service_version
-        return None if version is None else as_text(version)
-
     def metadata_tail(self, metadata: dict[str, str], with_attributes: bool) -> dict[str, str]:
         """Append the instrumentation context every metadata map ends with (§3.3)."""
         if with_attributes and not self.scope.is_sdk:
-            metadata["attributes"] = json_text(unconsumed_attributes(self.attributes))
+            if self.unconsumed is None:
+                self.unconsumed = json_text(unconsumed_attributes(self.attributes))
+            metadata["attributes"] = self.unconsumed
         metadata["resourceAttributes"] = self.resource.attributes_json
         metadata["scope"] = self.scope.json
         return metadata
@@ -175,7 +179,7 @@ def _add_model_fields(patch: Patch, view: _Span) -> None:
 def _observation_patch(view: _Span, project_id: str, metadata: dict[str, str]) -> Patch:
     span, attributes, scope = view.span, view.attributes, view.scope
     status = span.status
-    kind = fields.observation_type(attributes, view.resource.attributes, scope.name, scope.version, span.name)
+    kind = observation_type(attributes, view.resource.attributes, scope.name, scope.version, span.name)
     patch: Patch = {
         "id": view.span_id,
         "project_id": project_id,
@@ -194,7 +198,7 @@ def _observation_patch(view: _Span, project_id: str, metadata: dict[str, str]) -
         status_message = status.message
     if status_message is not None:
         patch["status_message"] = as_text(status_message)
-    version = view.version()
+    version = view.version
     if version is not None:
         patch["version"] = version
     completion_start = fields.completion_start_time(attributes, view.start)
@@ -236,7 +240,7 @@ def _trace_patch(view: _Span, project_id: str, is_root: bool) -> Patch:
         patch["metadata"] = view.metadata_tail(metadata, with_attributes=True)
     else:
         patch["metadata"] = view.metadata_tail(metadata, with_attributes=False)
-    version = view.version()
+    version = view.version
     if version is not None:
         patch["version"] = version
     release = attributes.get("langfuse.release")
@@ -259,14 +263,60 @@ def _trace_patch(view: _Span, project_id: str, is_root: bool) -> Patch:
     return patch
 
 
+class _TracePatches:
+    """Collects a request's trace patches: full ones in span order, then one shallow per other trace.
+
+    With `propagate_attributes` every span of a trace carries the same trace-level attributes,
+    so consecutive identical updates of one trace collapse into the first (keeping the earliest
+    timestamp, as the merge would): applying the same patch twice in a row changes nothing else.
+    """
+
+    def __init__(self, project_id: str) -> None:
+        self.project_id = project_id
+        self.patches: list[Patch] = []
+        self.shallow: dict[str, Patch] = {}
+        self.defined: set[str] = set()
+        self.last_update: dict[str, tuple[tuple[Any, ...], Patch] | None] = {}
+
+    def add_root(self, view: _Span) -> None:
+        self.patches.append(_trace_patch(view, self.project_id, True))
+        self.defined.add(view.trace_id)
+        self.last_update[view.trace_id] = None
+
+    def add_update(self, view: _Span) -> None:
+        attributes = view.attributes
+        signature = (view.resource, view.scope, view.environment, view.trace_metadata,
+                     list(map(attributes.get, fields.TRACE_PATCH_INPUTS)))
+        previous = self.last_update.get(view.trace_id)
+        if previous is not None and previous[0] == signature:
+            patch = previous[1]
+            if view.start < patch["timestamp"]:
+                patch["timestamp"] = view.start
+            return
+        patch = _trace_patch(view, self.project_id, False)
+        self.patches.append(patch)
+        self.defined.add(view.trace_id)
+        self.last_update[view.trace_id] = (signature, patch)
+
+    def add_shallow(self, view: _Span) -> None:
+        known = self.shallow.get(view.trace_id)
+        if known is None:
+            self.shallow[view.trace_id] = {"id": view.trace_id, "project_id": self.project_id,
+                                           "timestamp": view.start, "environment": view.environment}
+        elif view.start < known["timestamp"]:
+            # Spans arrive in any order; the earliest start is the safest trace timestamp.
+            known["timestamp"] = view.start
+
+    def result(self) -> list[Patch]:
+        return self.patches + [patch for trace_id, patch in self.shallow.items() if trace_id not in self.defined]
+
+
 def request_to_patches(
     request: ExportTraceServiceRequest, project_id: str, received_at_us: int
 ) -> tuple[list[Patch], list[Patch]]:
     """Map a decoded export to (trace patches, observation patches); pure, no IO."""
-    traces: list[Patch] = []
+    traces = _TracePatches(project_id)
     observations: list[Patch] = []
-    defined: set[str] = set()
-    shallow: dict[str, Patch] = {}
     for resource_spans in request.resource_spans:
         resource = _Resource(resource_spans.resource)
         for scope_spans in resource_spans.scope_spans:
@@ -276,18 +326,10 @@ def request_to_patches(
                 metadata = view.metadata_tail({**resource.trace_metadata, **view.observation_metadata},
                                               with_attributes=True)
                 observations.append(_observation_patch(view, project_id, metadata))
-                trace_id = view.trace_id
-                is_root = view.is_root
-                if is_root or fields.has_trace_updates(view.attributes, view.groups):
-                    traces.append(_trace_patch(view, project_id, is_root))
-                    defined.add(trace_id)
-                    continue
-                known = shallow.get(trace_id)
-                if known is None:
-                    shallow[trace_id] = {"id": trace_id, "project_id": project_id, "timestamp": view.start,
-                                         "environment": view.environment}
-                elif view.start < known["timestamp"]:
-                    # Spans arrive in any order; the earliest start is the safest trace timestamp.
-                    known["timestamp"] = view.start
-    traces.extend(patch for trace_id, patch in shallow.items() if trace_id not in defined)
-    return traces, observations
+                if view.is_root:
+                    traces.add_root(view)
+                elif fields.has_trace_updates(view.attributes, view.groups):
+                    traces.add_update(view)
+                else:
+                    traces.add_shallow(view)
+    return traces.result(), observations

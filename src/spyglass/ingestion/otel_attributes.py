@@ -257,6 +257,8 @@ class KeyGroups:
         self.trace_metadata = False
 
 
+_NO_GROUPS: Final = KeyGroups()  # shared: consumers only read groups
+
 # Keys the Langfuse SDK sets on most spans; a set lookup dismisses them faster than a prefix test.
 _COMMON_KEYS: Final = frozenset((
     "langfuse.observation.type", "langfuse.observation.input", "langfuse.observation.output",
@@ -264,7 +266,8 @@ _COMMON_KEYS: Final = frozenset((
     "langfuse.trace.tags", "langfuse.trace.name", "langfuse.internal.is_app_root",
     "langfuse.internal.as_root", "langfuse.observation.model.name", "langfuse.observation.model.parameters",
     "langfuse.observation.usage_details", "langfuse.observation.cost_details",
-    "langfuse.observation.completion_start_time", "langfuse.observation.level",
+    "langfuse.observation.completion_start_time", "gen_ai.system", "gen_ai.request.model",
+    "gen_ai.response.model", "gen_ai.operation.name", "langfuse.observation.level",
     "langfuse.observation.status_message", "langfuse.observation.prompt.name",
     "langfuse.observation.prompt.version", "langfuse.trace.input", "langfuse.trace.output",
     "langfuse.trace.public", "input.value", "output.value", "openinference.span.kind", "llm.model_name",
@@ -273,10 +276,11 @@ _COMMON_KEYS: Final = frozenset((
 
 
 def group_keys(attributes: dict[str, Any]) -> KeyGroups:
+    candidates = [key for key in attributes if key not in _COMMON_KEYS and key.startswith(_GROUP_ROOTS)]
+    if not candidates:
+        return _NO_GROUPS
     groups = KeyGroups()
-    for key in attributes:
-        if key in _COMMON_KEYS or not key.startswith(_GROUP_ROOTS):
-            continue
+    for key in candidates:
         if key.startswith("gen_ai."):
             if key.startswith("gen_ai.usage."):
                 if key != "gen_ai.usage.cost":

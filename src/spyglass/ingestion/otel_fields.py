@@ -1,4 +1,4 @@
-"""Per-field resolution rules for OTel spans (reference §3.3–§3.6, §3.10, §3.11).
+"""Per-field resolution rules for OTel spans (reference §3.3–§3.5, §3.10, §3.11; types: `otel_types`).
 
 Each function reads a decoded attribute dict and answers one field, covering the Langfuse
 SDK keys, their compatibility aliases and the third-party conventions (OpenTelemetry GenAI,
@@ -17,15 +17,12 @@ from spyglass.ingestion.otel_attributes import (
     KeyGroups,
     as_text,
     first_truthy,
-    has_meaningful_value,
     is_truthy,
     parse_json,
     parse_json_object,
     to_number,
 )
-
-OBSERVATION_TYPE_KEY: Final = "langfuse.observation.type"
-LIVEKIT_SCOPE: Final = "livekit-agents"
+from spyglass.ingestion.otel_types import LIVEKIT_SCOPE
 
 _LEVEL_ALIASES: Final = {
     "DEBUG": "DEBUG", "TRACE": "DEBUG", "VERBOSE": "DEBUG",
@@ -39,50 +36,6 @@ _LIVEKIT_DEBUG_SPANS: Final = frozenset((
     "user_speaking", "eou_detection", "llm_request_run", "tts_node", "tts_request", "tts_request_run",
     "tts_stream_adapter", "agent_speaking", "drain_agent_activity", "on_exit", "on_enter",
     "llm_fallback_adapter", "tts_fallback_adapter", "start_agent_activity",
-))
-
-_LANGFUSE_TYPES: Final = {
-    "span": "SPAN", "generation": "GENERATION", "event": "EVENT", "embedding": "EMBEDDING",
-    "agent": "AGENT", "tool": "TOOL", "chain": "CHAIN", "retriever": "RETRIEVER",
-    "guardrail": "GUARDRAIL", "evaluator": "EVALUATOR",
-}
-_OPENINFERENCE_TYPES: Final = {
-    "CHAIN": "CHAIN", "RETRIEVER": "RETRIEVER", "LLM": "GENERATION", "EMBEDDING": "EMBEDDING",
-    "AGENT": "AGENT", "TOOL": "TOOL", "GUARDRAIL": "GUARDRAIL", "EVALUATOR": "EVALUATOR",
-}
-_GEN_AI_OPERATION_TYPES: Final = {
-    "chat": "GENERATION", "completion": "GENERATION", "text_completion": "GENERATION",
-    "generate_content": "GENERATION", "generate": "GENERATION", "embeddings": "EMBEDDING",
-    "invoke_agent": "AGENT", "create_agent": "AGENT", "execute_tool": "TOOL",
-}
-_GENKIT_TYPES: Final = {
-    "background-model": "GENERATION", "model": "GENERATION", "embedder": "EMBEDDING", "tool": "TOOL",
-    "tool.v2": "TOOL", "retriever": "RETRIEVER", "evaluator": "EVALUATOR",
-}
-_AI_SDK_GENERATION_OPS: Final = (
-    "ai.generateText.doGenerate", "ai.streamText.doStream", "ai.generateObject.doGenerate",
-    "ai.streamObject.doStream",
-)
-_AI_SDK_EMBEDDING_OPS: Final = ("ai.embedMany.doEmbed", "ai.embed.doEmbed")
-_AI_SDK_MODEL_KEYS: Final = (
-    "langfuse.observation.model.name", "ai.model.id", "gen_ai.request.model", "gen_ai.response.model",
-)
-_MODEL_TYPE_KEYS: Final = (
-    "langfuse.observation.model.name", "gen_ai.request.model", "gen_ai.response.model", "llm.model_name",
-    "model",
-)
-# Attributes whose presence on a `span`-typed SDK ≤ 3.3 span means it really was a generation.
-_LEGACY_GENERATION_KEYS: Final = (
-    "langfuse.observation.model.name", "langfuse.observation.cost_details",
-    "langfuse.observation.usage_details", "langfuse.observation.completion_start_time",
-    "langfuse.observation.model.parameters", "langfuse.observation.prompt.name",
-    "langfuse.observation.prompt.version",
-)
-# The cheap pre-check: a span carrying none of these keys is a SPAN unless LiveKit names it.
-_TYPE_KEYS: Final = frozenset((
-    OBSERVATION_TYPE_KEY, "openinference.span.kind", "gen_ai.operation.name", "genkit:metadata:subtype",
-    "operation.name", "ai.operationId", "gen_ai.tool.name", "gen_ai.tool.call.id", "flue.tool.name",
-    "flue.tool.call_id", "flue.task.id", "flue.task.agent", *_MODEL_TYPE_KEYS,
 ))
 
 _NAME_KEYS: Final = frozenset(
@@ -111,112 +64,17 @@ _TRACE_UPDATE_KEYS: Final = (
     "langfuse.trace.metadata.langfuse_tags", "ai.telemetry.metadata.sessionId",
     "ai.telemetry.metadata.userId", "ai.telemetry.metadata.tags", "tag.tags",
 )
+# Every attribute a non-root span's trace patch reads besides trace metadata: spans of one trace
+# with equal values here (and equal trace metadata) produce equal trace patches.
+TRACE_PATCH_INPUTS: Final = tuple(dict.fromkeys((
+    *_TRACE_UPDATE_KEYS, *_USER_ID_KEYS, *_SESSION_ID_KEYS, *_TAG_KEYS, "langfuse.public", "langfuse.version",
+    "langfuse.release",
+)))
 # Vercel AI SDK telemetry keys that are trace fields, not metadata.
 _AI_TELEMETRY_NON_METADATA: Final = frozenset((
     "ai.telemetry.metadata.userId", "ai.telemetry.metadata.sessionId", "ai.telemetry.metadata.tags",
     "ai.telemetry.metadata.langfusePrompt",
 ))
-
-
-def _legacy_sdk_generation(
-    attributes: dict[str, Any], resource: dict[str, Any], scope_name: str, scope_version: str
-) -> bool:
-    """Python SDK ≤ 3.3 exported generations typed `span`; Langfuse repairs them (§3.6 prio 0)."""
-    if not (
-        attributes.get(OBSERVATION_TYPE_KEY) == "span"
-        and scope_name == "langfuse-sdk"
-        and resource.get("telemetry.sdk.language") == "python"
-    ):
-        return False
-    if scope_version:
-        parts = scope_version.split(".")
-        try:
-            major, minor = int(parts[0]), int(parts[1]) if len(parts) > 1 else math.nan
-        except ValueError:
-            major, minor = math.nan, math.nan
-        if major > 3 or (major == 3 and minor > 3):
-            return False
-    return any(key in attributes for key in _LEGACY_GENERATION_KEYS)
-
-
-def _ai_sdk_operation(attributes: dict[str, Any], operations: tuple[str, ...]) -> bool:
-    name = attributes.get("operation.name")
-    if isinstance(name, str) and name.startswith(operations):
-        return True
-    operation_id = attributes.get("ai.operationId")
-    return isinstance(operation_id, str) and operation_id in operations
-
-
-def _lookup(table: dict[str, str], value: Any) -> str | None:
-    return table.get(value) if isinstance(value, str) else None
-
-
-def _third_party_type(attributes: dict[str, Any], scope_name: str, span_name: str) -> str | None:
-    """§3.6 priorities 2–10 (OpenInference, GenAI, Genkit, AI SDK, tools, Flue, LiveKit, model)."""
-    mapped = (
-        _lookup(_OPENINFERENCE_TYPES, attributes.get("openinference.span.kind"))
-        or _lookup(_GEN_AI_OPERATION_TYPES, attributes.get("gen_ai.operation.name"))
-        or _lookup(_GENKIT_TYPES, attributes.get("genkit:metadata:subtype"))
-    )
-    if mapped:
-        return mapped
-    if any(has_meaningful_value(attributes.get(key)) for key in _AI_SDK_MODEL_KEYS):
-        if _ai_sdk_operation(attributes, _AI_SDK_GENERATION_OPS):
-            return "GENERATION"
-        if _ai_sdk_operation(attributes, _AI_SDK_EMBEDDING_OPS):
-            return "EMBEDDING"
-    if _ai_sdk_operation(attributes, ("ai.toolCall",)):
-        return "TOOL"
-    if has_meaningful_value(attributes.get("gen_ai.tool.name")) or has_meaningful_value(
-        attributes.get("gen_ai.tool.call.id")
-    ):
-        return "TOOL"
-    if has_meaningful_value(attributes.get("flue.tool.name")) or has_meaningful_value(
-        attributes.get("flue.tool.call_id")
-    ):
-        return "TOOL"
-    if has_meaningful_value(attributes.get("flue.task.id")) or has_meaningful_value(
-        attributes.get("flue.task.agent")
-    ):
-        return "AGENT"
-    return None
-
-
-def observation_type(
-    attributes: dict[str, Any],
-    resource: dict[str, Any],
-    scope_name: str,
-    scope_version: str,
-    span_name: str,
-) -> str:
-    """§3.6: the first mapper that yields a type wins; SPAN otherwise."""
-    declared = attributes.get(OBSERVATION_TYPE_KEY)
-    if declared is not None and declared != "span" and declared in _LANGFUSE_TYPES:
-        # The Langfuse SDK's own type (priority 1) is decisive unless it is the legacy `span` case.
-        return _LANGFUSE_TYPES[declared]
-    if scope_name == LIVEKIT_SCOPE:
-        if span_name in ("agent_turn", "start_agent_activity"):
-            livekit: str | None = "AGENT"
-        else:
-            livekit = "TOOL" if span_name == "function_tool" else None
-    else:
-        livekit = None
-    if livekit is None and attributes.keys().isdisjoint(_TYPE_KEYS):
-        return "SPAN"
-    if _legacy_sdk_generation(attributes, resource, scope_name, scope_version):
-        return "GENERATION"
-    if isinstance(declared, str):
-        mapped = _LANGFUSE_TYPES.get(declared) or _LANGFUSE_TYPES.get(declared.lower())
-        if mapped:
-            return mapped
-    mapped = _third_party_type(attributes, scope_name, span_name)
-    if mapped:
-        return mapped
-    if livekit:
-        return livekit
-    if any(has_meaningful_value(attributes.get(key)) for key in _MODEL_TYPE_KEYS):
-        return "GENERATION"
-    return "SPAN"
 
 
 def observation_name(span_name: str, attributes: dict[str, Any]) -> str:
@@ -344,8 +202,11 @@ def metadata(attributes: dict[str, Any], groups: KeyGroups) -> tuple[dict[str, A
     """
     if not groups.metadata:
         return {}, {}
-    trace = _blob(attributes, "langfuse.trace.metadata")
-    observation = _blob(attributes, "langfuse.observation.metadata")
+    shared_blob = "langfuse.metadata" in attributes
+    trace = _blob(attributes, "langfuse.trace.metadata") if shared_blob or (
+        "langfuse.trace.metadata" in attributes) else {}
+    observation = _blob(attributes, "langfuse.observation.metadata") if shared_blob or (
+        "langfuse.observation.metadata" in attributes) else {}
     for key in groups.metadata:
         if key.startswith("langfuse.observation.metadata."):
             if len(key) > 30:

@@ -158,11 +158,13 @@ def _fill_key_values(target: Any, documents: Any) -> None:
         if not isinstance(document, dict):
             continue
         key_value = target.add()
-        key_value.key = _text(document.get("key"))
+        key = document.get("key")
+        key_value.key = key if type(key) is str else _text(key)
         value = document.get("value")
-        if isinstance(value, dict):
-            if "stringValue" in value:
-                key_value.value.string_value = _text(value["stringValue"])
+        if type(value) is dict:
+            text = value.get("stringValue")
+            if type(text) is str:  # the common case, inlined: this loop runs for every attribute
+                key_value.value.string_value = text
             else:
                 _fill_value(key_value.value, value)
 

@@ -44,7 +44,8 @@ MODEL_KEYS: Final = frozenset((
 
 
 def is_agent_wrapper(attributes: dict[str, Any]) -> bool:
-    return attributes.get("gen_ai.operation.name") in _AGENT_OPERATIONS
+    operation = attributes.get("gen_ai.operation.name")
+    return isinstance(operation, str) and operation in _AGENT_OPERATIONS
 
 
 def model_name(attributes: dict[str, Any]) -> str | None:

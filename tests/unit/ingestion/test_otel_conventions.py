@@ -242,3 +242,44 @@ def test_logfire_name_and_mlflow_io() -> None:
 def test_timestamps_are_microseconds() -> None:
     observation = map_one(make_span(start_ns=T0_NS + 1_999, end_ns=T0_NS + 2_000_001))
     assert (observation["start_time"], observation["end_time"]) == (T0_US + 1, T0_US + 2000)
+
+
+def _every_known_key() -> list[str]:
+    """Every attribute key any mapping rule reads, harvested from the rule modules' key tables."""
+    from spyglass.ingestion import otel_fields, otel_io, otel_types, otel_usage
+
+    keys: set[str] = set()
+    for module in (otel_fields, otel_io, otel_types, otel_usage):
+        for value in vars(module).values():
+            if isinstance(value, tuple | frozenset | dict) and all(isinstance(k, str) for k in value):
+                keys.update(k for k in value if "." in k or ":" in k or k in ("input", "output", "model"))
+    keys.update(("gen_ai.prompt.0.role", "gen_ai.completion.0.content", "llm.input_messages.0.message.role",
+                 "llm.output_messages.0.message.content", "gen_ai.usage.input_tokens", "llm.token_count.total",
+                 "gen_ai.request.top_p", "langfuse.observation.metadata.x", "langfuse.trace.metadata.y"))
+    return sorted(keys)
+
+
+@pytest.mark.parametrize("value", [["a", 1], [], "", "not json {", "{}", "[]", "null", 0, -1, 2.5, True, False,
+                                   '{"messages": 1, "usage": {"inputTokens": "x"}}', '"2025-01-01T00:00:00Z"'])
+@pytest.mark.parametrize("scope", ["", "langfuse-sdk", "ai", "genkit-tracer", "@flue/opentelemetry", "pydantic-ai",
+                                   "gcp.vertex.agent", "livekit-agents"])
+def test_odd_values_for_every_known_key_never_crash(value: object, scope: str) -> None:
+    span = make_span(attributes=dict.fromkeys(_every_known_key(), value),
+                     events=[("gen_ai.user.message", {"content": value}), ("gen_ai.choice", {"x": value}),
+                             ("gen_ai.client.inference.operation.details", {"gen_ai.input.messages": value})])
+    observation = map_one(span, scope_name=scope)
+    assert observation["type"] in ("SPAN", "GENERATION", "EVENT", "AGENT", "TOOL", "CHAIN", "RETRIEVER",
+                                   "EVALUATOR", "EMBEDDING", "GUARDRAIL")
+    assert all(isinstance(v, str) for v in observation["metadata"].values())
+    for key in ("input", "output", "model_parameters"):
+        assert isinstance(observation.get(key, ""), str)
+    assert all(isinstance(v, int) for v in observation.get("provided_usage_details", {}).values())
+
+
+@pytest.mark.parametrize("value", [["a", 1], "", "not json {", "{}", "[]", 0, -1, 2.5, True, '{"a": [1]}'])
+def test_odd_values_for_each_known_key_alone_never_crash(value: object) -> None:
+    for key in _every_known_key():
+        for scope in ("x", "ai", "genkit-tracer", "@flue/opentelemetry", "pydantic-ai", "gcp.vertex.agent"):
+            observation = map_one(make_span(span_id="ab" * 8, parent_id="cd" * 8, attributes={key: value}),
+                                  scope_name=scope)
+            assert observation["id"] == "ab" * 8

@@ -337,3 +337,19 @@ def test_several_resources_and_scopes_in_one_request() -> None:
     traces, observations = request_to_patches(request, PROJECT, RECEIVED_US)
     assert [o["environment"] for o in observations] == ["default", "other"]
     assert [t["id"] for t in traces] == [TRACE_ID, "ab" * 16]
+
+
+def test_identical_propagated_updates_of_a_trace_collapse_into_the_earliest() -> None:
+    propagated = {"user.id": "u1", "session.id": "s1", "langfuse.trace.metadata.k": "v"}
+    spans = [
+        make_span(span_id="1111111111111111", parent_id=ROOT_ID, start_ns=T0_NS + 5_000, attributes=propagated),
+        make_span(span_id="2222222222222222", parent_id=ROOT_ID, start_ns=T0_NS + 2_000, attributes=propagated),
+        make_span(span_id="3333333333333333", parent_id=ROOT_ID, attributes={**propagated, "user.id": "u2"}),
+        make_span(span_id="4444444444444444", parent_id=ROOT_ID, attributes={**propagated, "user.id": "u2"}),
+        make_span(name="root", attributes=propagated),
+        make_span(span_id="5555555555555555", parent_id=ROOT_ID, attributes={**propagated, "user.id": "u2"}),
+    ]
+    traces, observations = map_spans(spans)
+    assert len(observations) == 6
+    assert [(t["user_id"], FILL in t) for t in traces] == [("u1", False), ("u2", False), ("u1", True), ("u2", False)]
+    assert traces[0]["timestamp"] == T0_US + 2
