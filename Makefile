@@ -36,6 +36,7 @@ lint: $(VENV)/.installed
 ## Ingestion benchmark against a fresh `spyglass serve`; results go to bench/README.md.
 bench: $(VENV)/.installed
 	$(VENV)/bin/python bench/run.py
+	$(VENV)/bin/python bench/freshness.py
 
 clean:
 	rm -rf $(VENV) $(SDK5_VENV) spyglass-data
