@@ -25,6 +25,9 @@ _IMMUTABLE: Final[dict[str, frozenset[str]]] = {
 _KEEP_LAST_NON_NULL: Final = frozenset({"input", "output"})
 _NON_EMPTY_MAPS: Final = frozenset({"provided_usage_details", "provided_cost_details"})
 FILL: Final = "fill"
+_CONTAINERS: Final = {
+    kind: tuple(k for k, v in defaults.items() if isinstance(v, dict | list)) for kind, defaults in DEFAULTS.items()
+}
 
 
 def _fill(record: Record, fallbacks: dict[str, object] | None) -> None:
@@ -34,13 +37,15 @@ def _fill(record: Record, fallbacks: dict[str, object] | None) -> None:
 
 
 def new_record(kind: EntityKind, patch: Patch, now_us: int) -> Record:
-    # Containers are copied so that no record shares a mutable default (cheaper than deepcopy).
-    record = {k: v.copy() if isinstance(v, dict | list) else v for k, v in DEFAULTS[kind].items()}
+    """A record from its first patch. The record takes ownership of the patch's values."""
+    record = DEFAULTS[kind].copy()
+    for key in _CONTAINERS[kind]:
+        record[key] = record[key].copy()  # never share a mutable default between records
     record["created_at"] = now_us
     record["updated_at"] = now_us
     for key, value in patch.items():
-        if key in record and not (key in _KEEP_LAST_NON_NULL and value is None):
-            record[key] = _copy_value(value)
+        if key in record and (value is not None or key not in _KEEP_LAST_NON_NULL):
+            record[key] = value
     _fill(record, patch.get(FILL))
     if kind == "trace" and record["tags"]:
         record["tags"] = sorted(set(record["tags"]))
