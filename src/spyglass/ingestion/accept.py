@@ -58,15 +58,24 @@ class Acceptor:
             self._persist("batch", scope.project_id, orjson.dumps({"events": valid}), "json")
         return result
 
-    def accept_otel(self, scope: ProjectScope, body: bytes, content_type: str) -> int:
-        """Validate an OTLP export (raises OtlpDecodeError) and persist it; returns the span count."""
+    def accept_otel(self, scope: ProjectScope, body: bytes, content_type: str, gzipped: bytes | None = None) -> int:
+        """Validate an OTLP export (raises OtlpDecodeError) and persist it; returns the span count.
+
+        `body` is the decompressed export; `gzipped` the body as sent when it came gzipped.
+        """
         request = decode_export_request(body, content_type)
         spans = count_spans(request)
-        if spans:
-            # Stored as protobuf whatever the client sent, so the worker has one decoder;
-            # a protobuf body is already that (and was just parsed), so it is kept as sent.
-            data = body if "application/x-protobuf" in content_type else request.SerializeToString()
-            self._persist("otel", scope.project_id, data, "pb")
+        if not spans:
+            return 0
+        # Stored as protobuf whatever the client sent, so the worker has one decoder. A
+        # protobuf body was just parsed whole, so it is kept as sent: gzipped ones stay
+        # compressed (about a third of the disk), the worker inflates them.
+        if "application/x-protobuf" not in content_type:
+            self._persist("otel", scope.project_id, request.SerializeToString(), "pb")
+        elif gzipped is not None:
+            self._persist("otel", scope.project_id, gzipped, "pb.gz")
+        else:
+            self._persist("otel", scope.project_id, body, "pb")
         return spans
 
     def enqueue_deletion(self, scope: ProjectScope, kind: JobKind, ids: list[str]) -> str:

@@ -7,6 +7,7 @@ events of one request become readable together.
 
 from __future__ import annotations
 
+import gzip
 import logging
 import threading
 from collections import OrderedDict
@@ -142,6 +143,8 @@ class JobApplier:
             return out
         request = ExportTraceServiceRequest()
         try:
+            if job.blob_key and job.blob_key.endswith(".gz"):
+                data = gzip.decompress(data)
             request.ParseFromString(data)
         except Exception as exc:  # noqa: BLE001 - protobuf raises its own DecodeError type
             raise PoisonJob(f"blob {job.blob_key} is not an OTLP export: {exc}") from None

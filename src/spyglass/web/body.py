@@ -13,6 +13,16 @@ from spyglass.domain.errors import InvalidInput, PayloadTooLarge
 
 async def read_body(request: Request, limit: int) -> bytes:
     """The raw body, decompressed when `Content-Encoding: gzip`; 413 past `limit` bytes."""
+    raw = await read_raw_body(request, limit)
+    return gunzip(raw, limit) if is_gzip(request) else raw
+
+
+def is_gzip(request: Request) -> bool:
+    return request.headers.get("content-encoding", "").lower().strip() == "gzip"
+
+
+async def read_raw_body(request: Request, limit: int) -> bytes:
+    """The body as sent (still compressed, if it was); 413 past `limit` bytes."""
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
         raise PayloadTooLarge(f"Request body exceeds the limit of {limit} bytes")
@@ -22,10 +32,7 @@ async def read_body(request: Request, limit: int) -> bytes:
         if size > limit:
             raise PayloadTooLarge(f"Request body exceeds the limit of {limit} bytes")
         chunks.append(chunk)
-    body = b"".join(chunks)
-    if request.headers.get("content-encoding", "").lower().strip() == "gzip":
-        body = gunzip(body, limit)
-    return body
+    return b"".join(chunks)
 
 
 def gunzip(data: bytes, limit: int) -> bytes:

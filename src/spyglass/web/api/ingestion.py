@@ -12,7 +12,7 @@ from starlette.responses import Response
 
 from spyglass.domain.errors import InvalidInput
 from spyglass.ingestion.otel import OtlpDecodeError
-from spyglass.web.body import read_body, read_json
+from spyglass.web.body import gunzip, is_gzip, read_body, read_json, read_raw_body
 from spyglass.web.deps import ProjectScopeDep, ScoreWriterScopeDep, ServicesDep
 from spyglass.web.responses import json_response
 
@@ -45,9 +45,11 @@ async def otel_traces(request: Request, services: ServicesDep, scope: ProjectSco
     version = request.headers.get("x-langfuse-ingestion-version")
     if version is not None and (not version.strip().isdigit() or int(version) > 4):
         return _otlp_error(f"Unsupported x-langfuse-ingestion-version: {version}")
-    body = await read_body(request, services.limits.otel_body_bytes)
+    raw = await read_raw_body(request, services.limits.otel_body_bytes)
+    compressed = is_gzip(request)
+    body = gunzip(raw, services.limits.otel_body_bytes) if compressed else raw
     try:
-        await run_in_threadpool(services.ingestion.accept_otel, scope, body, content_type)
+        await run_in_threadpool(services.ingestion.accept_otel, scope, body, content_type, raw if compressed else None)
     except OtlpDecodeError as exc:
         return _otlp_error(exc.message)
     if "application/x-protobuf" in content_type:
