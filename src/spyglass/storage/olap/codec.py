@@ -27,12 +27,21 @@ KEY_COLUMNS: Final[dict[str, tuple[str, ...]]] = {
     "score": ("timestamp", "name"),
 }
 _DAY_US = 86_400 * 1_000_000
+# What the columns can hold. A value outside would fail the whole insert and park every
+# event of the request in the dead-letter list, so it is dropped here instead.
+_TIME_MIN_US = -2_208_988_800_000_000  # 1900-01-01
+_TIME_MAX_US = 10_413_791_999_999_999  # 2299-12-31 23:59:59.999999
+_UINT16_MAX = 65_535
+_UINT64_LIMIT = 2**64
+_DECIMAL64_12_LIMIT = 1_000_000  # Decimal64(12) keeps 6 integer digits
+_USAGE_COLUMNS = ("provided_usage_details", "usage_details")
+_COST_COLUMNS = ("provided_cost_details", "cost_details")
 
 
 def _time_text(micros: int) -> str:
-    # Ten-digit epoch seconds parse unambiguously; shorter numbers (dates before 2001)
-    # could be read as a date, so those take the explicit calendar form.
-    if micros >= 1_000_000_000_000_000:
+    # Exactly ten-digit epoch seconds (2001 to 2286) parse unambiguously; other lengths
+    # could be read as a date, or not at all, so those take the explicit calendar form.
+    if 1_000_000_000_000_000 <= micros < 10_000_000_000_000_000:
         return f"{micros // 1_000_000}.{micros % 1_000_000:06d}"
     moment = datetime(1970, 1, 1) + timedelta(microseconds=micros)
     return moment.strftime("%Y-%m-%d %H:%M:%S.%f")
@@ -43,7 +52,9 @@ def encode_row(kind: EntityKind, record: Record, event_ts: int, is_deleted: int 
     for column in TIME_COLUMNS[kind]:
         value = row.get(column)
         if value is not None:
-            row[column] = _time_text(value)
+            row[column] = _time_text(min(max(value, _TIME_MIN_US), _TIME_MAX_US))
+    if kind == "observation":
+        _fit_observation(row)
     row["event_ts"] = _time_text(event_ts)
     row["is_deleted"] = is_deleted
     return row
@@ -74,3 +85,21 @@ def sort_key_changed(kind: EntityKind, old: Record, new: Record) -> bool:
         elif before != after:
             return True
     return False
+
+
+def _fit_observation(row: dict[str, Any]) -> None:
+    version = row.get("prompt_version")
+    if version is not None and not 0 <= version <= _UINT16_MAX:
+        row["prompt_version"] = None
+    for column in _USAGE_COLUMNS:
+        usage = row[column]
+        if any(not 0 <= v < _UINT64_LIMIT for v in usage.values()):
+            row[column] = {k: v for k, v in usage.items() if 0 <= v < _UINT64_LIMIT}
+    for column in _COST_COLUMNS:
+        cost = row[column]
+        if any(not 0 <= v < _DECIMAL64_12_LIMIT for v in cost.values()):
+            row[column] = {k: v for k, v in cost.items() if 0 <= v < _DECIMAL64_12_LIMIT}
+    total = row.get("total_cost")
+    if total is not None and not 0 <= total < _DECIMAL64_12_LIMIT:
+        row["total_cost"] = None
+
