@@ -56,7 +56,8 @@ class Settings(BaseSettings):
     max_json_body_bytes: int = Field(default=1_000_000, description="Largest body for other JSON routes.")
     worker_batch_jobs: int = Field(default=16, description="Queue jobs the worker merges into one OLAP write.")
     worker_max_attempts: int = Field(
-        default=5, description="Attempts per queue job before it is parked in the dead-letter list."
+        default=10,
+        description="Attempts per queue job (backoff 0.5 s doubling to 60 s) before it goes to the dead-letter list.",
     )
     log_level: str = Field(default="info", description="Log level: debug, info, warning, error.")
 

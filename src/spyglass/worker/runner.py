@@ -28,8 +28,9 @@ class Worker:
         applier: JobApplier,
         *,
         batch_jobs: int = 64,
-        max_attempts: int = 5,
-        backoff: Callable[[int], float] = lambda attempt: min(0.2 * 2**attempt, 30.0),
+        max_attempts: int = 10,
+        # 0.5 s doubling to a minute: ten attempts ride out about five minutes of store outage.
+        backoff: Callable[[int], float] = lambda attempt: min(0.5 * 2**attempt, 60.0),
     ) -> None:
         self.queue = queue
         self.applier = applier
