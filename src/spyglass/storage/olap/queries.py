@@ -1,7 +1,8 @@
 """Read queries over traces, observations, scores and sessions. Always scoped by project first.
 
-Lists dedupe with FINAL; single rows by id use `ORDER BY event_ts DESC LIMIT 1`, which is
-an order of magnitude faster than FINAL for point reads on chDB (see NOTES.md).
+Pages of a table dedupe with FINAL. The rows of a few traces and single rows by id take
+the newest version per id (`ORDER BY event_ts DESC ... LIMIT 1 BY id`) instead, which is
+several times faster than FINAL for small result sets on chDB (see NOTES.md).
 """
 
 from __future__ import annotations
@@ -65,22 +66,30 @@ class TraceQueries:
             return None
         return decode_row(kind, rows[0])
 
-    def observations_of_trace(self, project_id: str, trace_id: str) -> list[Record]:
-        rows = self.client.rows(
-            f"SELECT {select_list('observation')} FROM observations FINAL "
-            "WHERE project_id = {p:String} AND trace_id = {t:String} ORDER BY start_time, id",
-            {"p": project_id, "t": trace_id},
+    @staticmethod
+    def _newest(table: str, columns: str, where: str) -> str:
+        """The newest live version of each matching id, without FINAL.
+
+        For the few rows of some traces this is several times faster than FINAL, which
+        merges every part of the table (measured: trace detail 206 → 70 ms at 200k spans).
+        """
+        return (
+            f"(SELECT {columns}, is_deleted FROM {table} WHERE {where} "
+            "ORDER BY event_ts DESC, is_deleted LIMIT 1 BY id) WHERE is_deleted = 0"
         )
+
+    def observations_of_trace(self, project_id: str, trace_id: str) -> list[Record]:
+        newest = self._newest("observations", select_list("observation"),
+                              "project_id = {p:String} AND trace_id = {t:String}")
+        rows = self.client.rows(f"SELECT * FROM {newest} ORDER BY start_time__us, id", {"p": project_id, "t": trace_id})
         return [decode_row("observation", row) for row in rows]
 
     def scores_of_traces(self, project_id: str, trace_ids: list[str]) -> list[Record]:
         if not trace_ids:
             return []
-        rows = self.client.rows(
-            f"SELECT {select_list('score')} FROM scores FINAL "
-            "WHERE project_id = {p:String} AND trace_id IN {t:Array(String)} ORDER BY timestamp, id",
-            {"p": project_id, "t": trace_ids},
-        )
+        where = "project_id = {p:String} AND trace_id IN {t:Array(String)}"
+        newest = self._newest("scores", select_list("score"), where)
+        rows = self.client.rows(f"SELECT * FROM {newest} ORDER BY timestamp__us, id", {"p": project_id, "t": trace_ids})
         return [decode_row("score", row) for row in rows]
 
     def trace_rollups(self, project_id: str, trace_ids: list[str]) -> dict[str, dict[str, Any]]:
@@ -95,9 +104,10 @@ class TraceQueries:
             "SELECT trace_id, groupArray(id) AS ids, "
             "toUnixTimestamp64Micro(min(start_time)) AS first_start, "
             "toUnixTimestamp64Micro(max(greatest(start_time, ifNull(end_time, start_time)))) AS last_end, "
-            "sum(ifNull(cost_details['total'], 0)) AS total_cost "
-            "FROM observations FINAL WHERE project_id = {p:String} AND trace_id IN {t:Array(String)} "
-            "GROUP BY trace_id",
+            "sum(ifNull(cost_details['total'], 0)) AS total_cost FROM "
+            + self._newest("observations", "id, trace_id, start_time, end_time, cost_details",
+                           "project_id = {p:String} AND trace_id IN {t:Array(String)}")
+            + " GROUP BY trace_id",
             params,
         ):
             rollup = rollups[row["trace_id"]]
@@ -105,8 +115,9 @@ class TraceQueries:
             rollup["latency"] = (row["last_end"] - row["first_start"]) / 1e6
             rollup["total_cost"] = float(row["total_cost"])
         for row in self.client.rows(
-            "SELECT trace_id, groupArray(id) AS ids FROM scores FINAL "
-            "WHERE project_id = {p:String} AND trace_id IN {t:Array(String)} GROUP BY trace_id",
+            "SELECT trace_id, groupArray(id) AS ids FROM "
+            + self._newest("scores", "id, trace_id", "project_id = {p:String} AND trace_id IN {t:Array(String)}")
+            + " GROUP BY trace_id",
             params,
         ):
             rollups[row["trace_id"]]["scores"] = row["ids"]
