@@ -165,14 +165,7 @@ class TraceQueries:
         if query.is_root is not None:
             where.add("parent_observation_id IS NULL" if query.is_root else "parent_observation_id IS NOT NULL")
         where.time_range("start_time", query.from_start, query.to_start)
-        trace_where = where.nested()
-        trace_where.equals("user_id", query.user_id)
-        trace_where.equals("session_id", query.session_id)
-        if trace_where.clauses:
-            where.add(
-                "trace_id IN (SELECT id FROM traces FINAL WHERE project_id = "
-                f"{where.param(project_id, 'String')} AND {trace_where.sql})"
-            )
+        _restrict_to_traces(where, project_id, user_id=query.user_id, session_id=query.session_id)
         where.conditions(query.conditions, OBSERVATION_COLUMNS, OBSERVATION_DISPLAY_NAMES)
         return where
 
@@ -232,15 +225,7 @@ class TraceQueries:
         where.time_range("timestamp", query.from_ts, query.to_ts)
         if query.value is not None:
             where.add(f"value {query.operator} {where.param(query.value, 'Float64')}")
-        if query.user_id is not None or query.trace_tags:
-            trace_where = where.nested()
-            trace_where.equals("user_id", query.user_id)
-            if query.trace_tags:
-                trace_where.add(f"hasAll(tags, {trace_where.param(query.trace_tags, 'Array(String)')})")
-            where.add(
-                "trace_id IN (SELECT id FROM traces FINAL WHERE project_id = "
-                f"{where.param(project_id, 'String')} AND {trace_where.sql})"
-            )
+        _restrict_to_traces(where, project_id, user_id=query.user_id, tags=query.trace_tags)
         where.conditions(query.conditions, SCORE_COLUMNS)
         return where
 
@@ -298,3 +283,21 @@ class TraceQueries:
             {"p": project_id, "s": session_id},
         )
         return [decode_row("trace", row) for row in rows]
+
+
+def _restrict_to_traces(
+    where: Where, project_id: str, *, user_id: str | None = None, session_id: str | None = None,
+    tags: list[str] | None = None,
+) -> None:
+    """Keep rows whose trace matches trace-level filters (observations and scores do not carry them)."""
+    trace_where = where.nested()
+    trace_where.equals("user_id", user_id)
+    trace_where.equals("session_id", session_id)
+    if tags:
+        trace_where.add(f"hasAll(tags, {trace_where.param(tags, 'Array(String)')})")
+    if trace_where.clauses:
+        where.add(
+            "trace_id IN (SELECT id FROM traces FINAL WHERE project_id = "
+            f"{where.param(project_id, 'String')} AND {trace_where.sql})"
+        )
+
