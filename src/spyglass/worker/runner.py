@@ -132,11 +132,8 @@ class Worker:
                 self._dead(job, f"undecodable job payload: {exc}")
         return decoded
 
-    def process(self, jobs: list[Job]) -> None:
-        """Apply jobs synchronously: the whole batch at once, or one by one if that fails."""
-        self.process_decoded(self._decode(jobs))
-
     def process_decoded(self, decoded: list[tuple[Job, IngestJob]]) -> None:
+        """Apply jobs synchronously: the whole batch at once, or one by one if that fails."""
         if not decoded:
             return
         if len(decoded) > 1:
