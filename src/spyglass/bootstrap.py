@@ -102,6 +102,9 @@ class Platform:
     def start(self) -> None:
         self.worker.start()
         log.info("spyglass %s ready (data dir %s)", __version__, self.settings.data_dir.resolve())
+        if not self.services.projects.list_projects():
+            log.warning("no projects yet: create one with `spyglass projects create --name NAME` "
+                        "(prints its API keys), or set the LANGFUSE_INIT_* variables and restart")
 
     def stop(self) -> None:
         log.info("draining the ingestion queue before exit")
