@@ -30,7 +30,7 @@ from spyglass.storage.olap.records import RecordStore
 log = logging.getLogger(__name__)
 
 Key = tuple[EntityKind, str, str]  # (kind, project_id, id)
-_CACHE_SIZE: Final = 20_000
+_CACHE_SIZE: Final = 5_000  # records carry their IO: bounded memory, enough for create→update bursts
 
 
 @dataclass

@@ -26,7 +26,8 @@ def create_app(
         if on_shutdown:
             on_shutdown()
 
-    app = FastAPI(title="Spyglass", version=services.version, lifespan=lifespan, docs_url="/api/docs",
+    # No Swagger page: it loads its assets from a CDN, which an offline install cannot reach.
+    app = FastAPI(title="Spyglass", version=services.version, lifespan=lifespan, docs_url=None,
                   openapi_url="/api/openapi.json", redoc_url=None)
     app.state.services = services
     # Langfuse reflects every origin without credentials; browser SDKs rely on it.
