@@ -28,3 +28,5 @@ CREATE TABLE IF NOT EXISTS traces
 ENGINE = ReplacingMergeTree(event_ts, is_deleted)
 PARTITION BY toYYYYMM(timestamp)
 ORDER BY (project_id, toDate(timestamp), id)
+-- A processed job is acknowledged once its rows are written: they must survive a power loss too.
+SETTINGS fsync_after_insert = 1, fsync_part_directory = 1

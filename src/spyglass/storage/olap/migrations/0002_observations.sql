@@ -40,3 +40,5 @@ CREATE TABLE IF NOT EXISTS observations
 ENGINE = ReplacingMergeTree(event_ts, is_deleted)
 PARTITION BY toYYYYMM(start_time)
 ORDER BY (project_id, toDate(start_time), id)
+-- A processed job is acknowledged once its rows are written: they must survive a power loss too.
+SETTINGS fsync_after_insert = 1, fsync_part_directory = 1

@@ -32,3 +32,5 @@ CREATE TABLE IF NOT EXISTS scores
 ENGINE = ReplacingMergeTree(event_ts, is_deleted)
 PARTITION BY toYYYYMM(timestamp)
 ORDER BY (project_id, toDate(timestamp), name, id)
+-- A processed job is acknowledged once its rows are written: they must survive a power loss too.
+SETTINGS fsync_after_insert = 1, fsync_part_directory = 1
