@@ -76,6 +76,11 @@ def build_project_service(settings: Settings) -> ProjectService:
     return ProjectService(OltpStore.open(settings.resolved_database_url), resolve_salt(settings))
 
 
+def open_queue(settings: Settings) -> LocalJobQueue:
+    """The ingestion queue of the data dir (for operator commands; the server holds it while running)."""
+    return LocalJobQueue(settings.data_dir / "queue")
+
+
 def migrate_all(settings: Settings) -> list[str]:
     """Apply OLTP (Alembic) and OLAP (.sql) migrations; returns the OLAP ones applied."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -122,7 +127,7 @@ def build_platform(settings: Settings) -> Platform:
     olap = OlapClient(settings.resolved_clickhouse_url, pool_size=settings.olap_pool_size)
     migrate_olap(olap)
     blobs = LocalBlobStore(settings.data_dir / "blobs")
-    queue = LocalJobQueue(settings.data_dir / "queue")
+    queue = open_queue(settings)
     acceptor = Acceptor(blobs, queue)
     gate = VisibilityGate()  # one process writes and reads: make each write visible at once
     applier = JobApplier(blobs, RecordStore(olap, gate), now_micros)

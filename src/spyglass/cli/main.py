@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.logging import RichHandler
 
 from spyglass import __version__
+from spyglass.cli.dead_letters import dead_letters_app
 from spyglass.cli.projects import projects_app
 from spyglass.settings import Settings
 
@@ -23,6 +24,7 @@ app = typer.Typer(
 console = Console(stderr=True)
 
 app.add_typer(projects_app, name="projects")
+app.add_typer(dead_letters_app, name="dead-letters")
 
 
 def _configure_logging(level: str) -> None:

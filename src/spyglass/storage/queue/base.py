@@ -49,6 +49,9 @@ class JobQueue(Protocol):
 
     def list_dead(self) -> list[DeadJob]: ...
 
+    def requeue_dead(self) -> int:
+        """Deliver every dead-lettered job again; returns how many were moved back."""
+
     def stats(self) -> QueueStats: ...
 
     def close(self) -> None:

@@ -111,6 +111,20 @@ class LocalJobQueue:
                                 died_at=record["died_at"]))
         return dead
 
+    def requeue_dead(self) -> int:
+        """Move every dead-lettered job back to the queue (after its cause was fixed); returns how many."""
+        moved = 0
+        for path in sorted(self._dead_dir.glob("*.json")):
+            record = orjson.loads(path.read_bytes())
+            payload = record["payload"].encode()
+            write_durably(self._pending_dir / f"{record['id']}.job", payload)
+            path.unlink()
+            with self._cond:
+                self._ready.append(Job(id=record["id"], payload=payload, enqueued_at=time.time()))
+                self._cond.notify()
+            moved += 1
+        return moved
+
     def stats(self) -> QueueStats:
         with self._cond:
             waiting = list(self._ready) + [entry[2] for entry in self._delayed]
