@@ -6,8 +6,9 @@ import os
 import subprocess
 import sys
 
-from spyglass.storage.queue.local import LocalJobQueue
 from tests.support.server import SpyglassServer
+
+from spyglass.storage.queue.local import LocalJobQueue
 
 
 def spyglass(data_dir, *args: str) -> subprocess.CompletedProcess[str]:
