@@ -12,6 +12,7 @@ from spyglass.domain.access import ProjectScope
 from spyglass.domain.errors import InvalidInput, NotFound
 from spyglass.domain.queries import ObservationQuery, Page, ScoreQuery, SessionQuery, TraceQuery
 from spyglass.domain.records import Record
+from spyglass.domain.values import now_micros
 from spyglass.ingestion.accept import Acceptor
 from spyglass.storage.olap.queries import TraceQueries
 
@@ -60,6 +61,10 @@ class TracingService:
         if len(trace_ids) > 1000:
             raise InvalidInput("At most 1000 traces can be deleted at once")
         self._enqueue_and_wait(scope, "delete-traces", trace_ids)
+
+    def has_recent_events(self, window_seconds: int = 180) -> bool:
+        """Liveness of ingestion: a trace or observation was ingested within the window (health check)."""
+        return self.queries.has_events_since(now_micros() - window_seconds * 1_000_000)
 
     # -- observations ------------------------------------------------------------------
     def list_observations(self, scope: ProjectScope, query: ObservationQuery, page: Page) -> tuple[list[Record], int]:

@@ -22,7 +22,7 @@ from tests.integration.api.builders import (
     uid,
     wait_trace,
 )
-from tests.support.server import Keys, SpyglassServer
+from tests.support.server import Keys, SpyglassServer, wait_until
 
 CONFIRM = ". Confirm that you've configured the correct host."
 
@@ -225,3 +225,19 @@ def test_health_and_ready_need_no_auth(anon: httpx.Client) -> None:
     response = anon.head("/api/public/health")
     assert response.status_code == 200
     assert response.content == b""
+
+
+def test_health_can_require_recent_events(tmp_path) -> None:
+    quiet = SpyglassServer(data_dir=tmp_path / "data").start()
+    try:
+        with httpx.Client(base_url=quiet.base_url) as anon, quiet.client() as client:
+            stale = anon.get("/api/public/health", params={"failIfNoRecentEvents": "true"})
+            assert stale.status_code == 503 and "No recent events" in stale.json()["status"]
+            assert anon.get("/api/public/health", params={"failIfDatabaseUnavailable": "true"}).status_code == 200
+            trace_id = uid()
+            # An old timestamp still counts: what matters is when it was ingested.
+            ingest_ok(client, [trace_create(trace_id, timestamp="2020-01-01T00:00:00Z")])
+            wait_until(lambda: anon.get("/api/public/health",
+                                        params={"failIfNoRecentEvents": "true"}).status_code == 200)
+    finally:
+        quiet.stop()

@@ -258,6 +258,18 @@ class TraceQueries:
         )
         return {row["id"]: row for row in rows}
 
+    def has_events_since(self, since_us: int) -> bool:
+        """Whether any trace or observation (of any project) was ingested at or after `since_us`."""
+        for table in ("traces", "observations"):
+            found = self.client.scalar(  # the minmax index on created_at skips old parts
+                f"SELECT count() AS n FROM (SELECT 1 FROM {table} "
+                "WHERE created_at >= fromUnixTimestamp64Micro({t:Int64}, 'UTC') LIMIT 1)",
+                {"t": since_us},
+            )
+            if found:
+                return True
+        return False
+
     # -- sessions ----------------------------------------------------------------------
     def list_sessions(self, project_id: str, query: SessionQuery, page: Page) -> tuple[list[dict[str, Any]], int]:
         where = Where()

@@ -13,10 +13,12 @@ router = APIRouter()
 
 @router.api_route("/api/public/health", methods=["GET", "HEAD"])
 def health(services: ServicesDep, request: Request) -> Response:
-    body = {"status": "OK", "version": services.version}
-    if request.query_params.get("failIfDatabaseUnavailable") == "true" and not services.ready():
+    params = request.query_params
+    if params.get("failIfDatabaseUnavailable") == "true" and not services.ready():
         return json_response({"status": "Database not available", "version": services.version}, 503)
-    return json_response(body)
+    if params.get("failIfNoRecentEvents") == "true" and not services.tracing.has_recent_events():
+        return json_response({"status": "No recent events in the last 3 minutes", "version": services.version}, 503)
+    return json_response({"status": "OK", "version": services.version})
 
 
 @router.get("/api/public/ready")

@@ -23,7 +23,8 @@ CREATE TABLE IF NOT EXISTS traces
     is_deleted UInt8,
     INDEX idx_id id TYPE bloom_filter(0.001) GRANULARITY 1,
     INDEX idx_session_id session_id TYPE bloom_filter(0.01) GRANULARITY 1,
-    INDEX idx_user_id user_id TYPE bloom_filter(0.01) GRANULARITY 1
+    INDEX idx_user_id user_id TYPE bloom_filter(0.01) GRANULARITY 1,
+    INDEX idx_created_at created_at TYPE minmax GRANULARITY 1
 )
 ENGINE = ReplacingMergeTree(event_ts, is_deleted)
 PARTITION BY toYYYYMM(timestamp)

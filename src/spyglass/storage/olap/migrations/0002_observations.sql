@@ -35,7 +35,8 @@ CREATE TABLE IF NOT EXISTS observations
     event_ts DateTime64(6, 'UTC'),
     is_deleted UInt8,
     INDEX idx_id id TYPE bloom_filter(0.001) GRANULARITY 1,
-    INDEX idx_trace_id trace_id TYPE bloom_filter(0.001) GRANULARITY 1
+    INDEX idx_trace_id trace_id TYPE bloom_filter(0.001) GRANULARITY 1,
+    INDEX idx_created_at created_at TYPE minmax GRANULARITY 1
 )
 ENGINE = ReplacingMergeTree(event_ts, is_deleted)
 PARTITION BY toYYYYMM(start_time)
