@@ -42,6 +42,12 @@ class StructureReport:
     def is_valid(self) -> bool:
         return not self.invalid_spans and not self.malformed_collections
 
+    def malformed(self, field: str, scope_name: str = "") -> None:
+        """A field that must be an array is something else."""
+        self.malformed_collections += 1
+        self.reasons[f"{field}:not_an_array"] += 1
+        self.note_scope(scope_name)
+
     def note_scope(self, name: str) -> None:
         if name and name not in self.scope_names and len(self.scope_names) < _MAX_SAMPLED_SCOPES:
             self.scope_names.append(name)
@@ -224,16 +230,12 @@ def _fill_scope_spans(target: Any, document: dict[str, Any], report: StructureRe
         target.scope.version = _text(scope_document.get("version"))
         scope_attributes = scope_document.get("attributes")
         if _is_malformed_list(scope_attributes):
-            report.malformed_collections += 1
-            report.reasons["scope.attributes:not_an_array"] += 1
-            report.note_scope(scope_name)
+            report.malformed("scope.attributes", scope_name)
         else:
             _fill_key_values(target.scope.attributes, scope_attributes)
     spans = document.get("spans")
     if _is_malformed_list(spans):
-        report.malformed_collections += 1
-        report.reasons["spans:not_an_array"] += 1
-        report.note_scope(scope_name)
+        report.malformed("spans", scope_name)
         return
     for span_document in spans or ():
         report.total_spans += 1
@@ -254,8 +256,7 @@ def request_from_json(document: Any, report: StructureReport) -> ExportTraceServ
     if not resource_spans:
         return request
     if not isinstance(resource_spans, list):
-        report.malformed_collections += 1
-        report.reasons["resourceSpans:not_an_array"] += 1
+        report.malformed("resourceSpans")
         return request
     for resource_document in resource_spans:
         if not isinstance(resource_document, dict):
@@ -265,14 +266,12 @@ def request_from_json(document: Any, report: StructureReport) -> ExportTraceServ
         if isinstance(resource, dict):
             attributes = resource.get("attributes")
             if _is_malformed_list(attributes):
-                report.malformed_collections += 1
-                report.reasons["resource.attributes:not_an_array"] += 1
+                report.malformed("resource.attributes")
             else:
                 _fill_key_values(target.resource.attributes, attributes)
         scope_spans = resource_document.get("scopeSpans")
         if _is_malformed_list(scope_spans):
-            report.malformed_collections += 1
-            report.reasons["scopeSpans:not_an_array"] += 1
+            report.malformed("scopeSpans")
             continue
         for scope_document in scope_spans or ():
             if isinstance(scope_document, dict):
