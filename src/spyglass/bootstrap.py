@@ -130,7 +130,7 @@ def build_platform(settings: Settings) -> Platform:
     queue = open_queue(settings)
     acceptor = Acceptor(blobs, queue)
     gate = VisibilityGate()  # one process writes and reads: make each write visible at once
-    applier = JobApplier(blobs, RecordStore(olap, gate), now_micros)
+    applier = JobApplier(blobs, RecordStore(olap, gate), now_micros, keep_raw_events=settings.keep_raw_events)
     worker = Worker(queue, applier, batch_jobs=settings.worker_batch_jobs, max_attempts=settings.worker_max_attempts)
     tracing = TracingService(TraceQueries(olap, gate), acceptor, worker.wait_for)
 

@@ -59,6 +59,11 @@ class Settings(BaseSettings):
         default=10,
         description="Attempts per queue job (backoff 0.5 s doubling to 60 s) before it goes to the dead-letter list.",
     )
+    keep_raw_events: bool = Field(
+        default=False,
+        description="Keep each accepted request body under `<data_dir>/blobs/ingest/` after it was applied "
+        "(an audit trail, about twice the disk). Off: a body is deleted once its rows are durable in the OLAP store.",
+    )
     log_level: str = Field(default="info", description="Log level: debug, info, warning, error.")
 
     @property

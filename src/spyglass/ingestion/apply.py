@@ -77,10 +77,13 @@ class RecordCache:
 
 
 class JobApplier:
-    def __init__(self, blobs: BlobStore, records: RecordStore, clock: Callable[[], int]) -> None:
+    def __init__(
+        self, blobs: BlobStore, records: RecordStore, clock: Callable[[], int], *, keep_raw_events: bool = False
+    ) -> None:
         self.blobs = blobs
         self.records = records
         self.clock = clock
+        self.keep_raw_events = keep_raw_events
         self.cache = RecordCache()
         self._last_ts = 0
 
@@ -126,6 +129,21 @@ class JobApplier:
         except BaseException:
             self.cache.clear()  # it may hold records that never reached the store
             raise
+
+    def release(self, jobs: list[IngestJob]) -> None:
+        """Drop the raw input of applied jobs, unless raw events are kept.
+
+        Once a job is applied its rows are durable in the OLAP store (fsynced parts), so the
+        accepted body is a second copy: about two thirds of the disk per span if kept.
+        """
+        if self.keep_raw_events:
+            return
+        for job in jobs:
+            if job.blob_key:
+                try:
+                    self.blobs.delete(job.blob_key)
+                except OSError:  # a stray file is harmless; the job is done either way
+                    log.warning("could not delete applied input %s", job.blob_key, exc_info=True)
 
     def _load_patches(self, job: IngestJob) -> list[tuple[EntityKind, Patch, bool]]:
         try:

@@ -19,6 +19,7 @@ from spyglass.ingestion.contracts import IngestJob
 from spyglass.storage.queue.base import Job, JobQueue
 
 log = logging.getLogger(__name__)
+InFlight = tuple[Future[None], list[tuple[Job, IngestJob]]]  # a write under way and the jobs it carries
 
 
 class Worker:
@@ -78,7 +79,7 @@ class Worker:
     def _run(self) -> None:
         # One writer thread: batch N is written while batch N+1 is merged (chDB releases the GIL).
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="spyglass-writer") as writer:
-            in_flight: tuple[Future[None], list[Job]] | None = None
+            in_flight: InFlight | None = None
             while not self._stop.is_set():
                 jobs = self.queue.take(self.batch_jobs, timeout=0.2 if in_flight is None else 0.0)
                 decoded = self._decode(jobs)
@@ -98,12 +99,12 @@ class Worker:
                 if self._settle(in_flight, failed_next=decoded) is not None:
                     in_flight = None
                     continue
-                in_flight = (writer.submit(self.applier.commit, plan), [job for job, _ in decoded])
+                in_flight = (writer.submit(self.applier.commit, plan), decoded)
             self._settle(in_flight)
 
     def _settle(
-        self, in_flight: tuple[Future[None], list[Job]] | None, failed_next: list[tuple[Job, IngestJob]] | None = None
-    ) -> tuple[Future[None], list[Job]] | None:
+        self, in_flight: InFlight | None, failed_next: list[tuple[Job, IngestJob]] | None = None
+    ) -> InFlight | None:
         """Wait for the in-flight write; ack it, or on failure redo it (and `failed_next`) job by job.
 
         Returns a non-None marker when the write failed, so the caller drops its next plan:
@@ -111,16 +112,16 @@ class Worker:
         """
         if in_flight is None:
             return None
-        future, jobs = in_flight
+        future, decoded = in_flight
         try:
             future.result()
         except Exception:  # noqa: BLE001
-            log.warning("write of %d jobs failed; retrying them one by one", len(jobs), exc_info=True)
-            self.process_decoded([(job, IngestJob.decode(job.payload)) for job in jobs])
+            log.warning("write of %d jobs failed; retrying them one by one", len(decoded), exc_info=True)
+            self.process_decoded(decoded)
             if failed_next:
                 self.process_decoded(failed_next)
             return in_flight
-        self._ack(jobs)
+        self._ack(decoded)
         return None
 
     def _decode(self, jobs: list[Job]) -> list[tuple[Job, IngestJob]]:
@@ -142,14 +143,17 @@ class Worker:
             except Exception:  # noqa: BLE001 - isolate the failing job below
                 log.warning("batch of %d jobs failed; retrying them one by one", len(decoded), exc_info=True)
             else:
-                self._ack([job for job, _ in decoded])
+                self._ack(decoded)
                 return
         for job, ingest_job in decoded:
             self._attempt(job, ingest_job)
 
-    def _ack(self, jobs: list[Job]) -> None:
+    def _ack(self, decoded: list[tuple[Job, IngestJob]]) -> None:
+        jobs = [job for job, _ in decoded]
         self.queue.ack(jobs)
         self._signal(jobs)
+        # Only after the ack: a crash in between leaves a stray blob, never a job without its input.
+        self.applier.release([ingest_job for _, ingest_job in decoded])
 
     def _attempt(self, job: Job, ingest_job: IngestJob) -> None:
         try:
@@ -166,7 +170,7 @@ class Worker:
                             error)
                 self.queue.retry(job, error, delay)
         else:
-            self._ack([job])
+            self._ack([(job, ingest_job)])
 
     def _dead(self, job: Job, error: str) -> None:
         log.error("job %s moved to the dead-letter list: %s", job.id, error)

@@ -15,6 +15,7 @@ class ScriptedApplier:
 
     def __init__(self) -> None:
         self.applied: list[str] = []
+        self.released: list[str] = []
 
     def _check(self, jobs: list[IngestJob]) -> None:
         for job in jobs:
@@ -33,6 +34,9 @@ class ScriptedApplier:
 
     def commit(self, plan: list[IngestJob]) -> None:
         self.applied += [j.blob_key for j in plan]
+
+    def release(self, jobs: list[IngestJob]) -> None:
+        self.released += [j.blob_key for j in jobs]
 
 
 def job(key: str) -> bytes:
@@ -68,3 +72,13 @@ def test_an_undecodable_job_is_parked_not_retried(tmp_path):
     run_until_idle(Worker(queue, applier), queue)
     assert applier.applied == ["a"]
     assert [d.payload for d in queue.list_dead()] == [b"not a job"]
+
+
+def test_only_applied_jobs_release_their_input(tmp_path) -> None:
+    """Dead-lettered jobs keep their blob so `dead-letters replay` can deliver them later."""
+    queue, applier = LocalJobQueue(tmp_path), ScriptedApplier()
+    for key in ("a", "poison", "b", "flaky"):
+        queue.put(job(key))
+    run_until_idle(Worker(queue, applier, max_attempts=2, backoff=lambda attempt: 0.01), queue)
+    assert sorted(applier.released) == ["a", "b"]
+    assert sorted(d.error.split(":")[0] for d in queue.list_dead()) == ["RuntimeError", "blob is not a stored batch"]
