@@ -27,39 +27,18 @@ class ReadbackResult:
     timeline: list[tuple[float, int, int]] = field(default_factory=list)  # (s after last ack, spans, traces)
 
 
-class SpyglassReadback:
-    """Counts this run's rows through the Langfuse public read API.
+class PollingReadback:
+    """The read-back loop: poll ``counts()`` until both targets are reached or time runs out.
 
-    Observations: ``GET /api/public/observations`` restricted to the run's private one-hour
-    start-time window (observations v1 cannot filter by tag). Traces: ``GET
-    /api/public/traces`` by the run's unique tag. Both read ``meta.totalItems`` of a
-    ``limit=1`` page, so each poll is one cheap count per table.
+    Subclasses take ``(base_url, headers, ident)`` and implement ``counts()``, which returns
+    (spans, traces) stored so far and raises ``httpx.HTTPError``, ``KeyError`` or
+    ``ValueError`` when a poll fails.
     """
 
-    def __init__(self, base_url: str, headers: dict[str, str], ident: RunIdentity) -> None:
-        self.base = base_url.rstrip("/")
-        self.headers = headers
-        self.ident = ident
+    headers: dict[str, str]
 
     async def counts(self, client: httpx.AsyncClient) -> tuple[int, int]:
-        window = {
-            "fromStartTime": iso(self.ident.window_start_ns),
-            "toStartTime": iso(self.ident.window_end_ns),
-        }
-        obs = await client.get(f"{self.base}/api/public/observations", params={"limit": 1, **window})
-        obs.raise_for_status()
-        traces = await client.get(
-            f"{self.base}/api/public/traces",
-            params={
-                "limit": 1,
-                "fields": "core",  # only the count matters: skip IO and observation rollups
-                "tags": self.ident.run_tag,
-                "fromTimestamp": window["fromStartTime"],
-                "toTimestamp": window["toStartTime"],
-            },
-        )
-        traces.raise_for_status()
-        return int(obs.json()["meta"]["totalItems"]), int(traces.json()["meta"]["totalItems"])
+        raise NotImplementedError
 
     async def wait(
         self,
@@ -102,4 +81,85 @@ class SpyglassReadback:
                 await asyncio.sleep(min(interval_s, max(0.05, 0.1 * waited)))
 
 
-READBACKS = {"spyglass": SpyglassReadback, "none": None}
+class SpyglassReadback(PollingReadback):
+    """Counts this run's rows through the Langfuse public read API.
+
+    Observations: ``GET /api/public/observations`` restricted to the run's private one-hour
+    start-time window (observations v1 cannot filter by tag). Traces: ``GET
+    /api/public/traces`` by the run's unique tag. Both read ``meta.totalItems`` of a
+    ``limit=1`` page, so each poll is one cheap count per table.
+    """
+
+    def __init__(self, base_url: str, headers: dict[str, str], ident: RunIdentity) -> None:
+        self.base = base_url.rstrip("/")
+        self.headers = headers
+        self.ident = ident
+
+    async def counts(self, client: httpx.AsyncClient) -> tuple[int, int]:
+        window = {
+            "fromStartTime": iso(self.ident.window_start_ns),
+            "toStartTime": iso(self.ident.window_end_ns),
+        }
+        obs = await client.get(f"{self.base}/api/public/observations", params={"limit": 1, **window})
+        obs.raise_for_status()
+        traces = await client.get(
+            f"{self.base}/api/public/traces",
+            params={
+                "limit": 1,
+                "fields": "core",  # only the count matters: skip IO and observation rollups
+                "tags": self.ident.run_tag,
+                "fromTimestamp": window["fromStartTime"],
+                "toTimestamp": window["toStartTime"],
+            },
+        )
+        traces.raise_for_status()
+        return int(obs.json()["meta"]["totalItems"]), int(traces.json()["meta"]["totalItems"])
+
+
+def graphql_data(response: httpx.Response) -> dict:
+    """The ``data`` of a GraphQL answer; ``ValueError`` if the server reported errors."""
+    response.raise_for_status()
+    body = response.json()
+    if body.get("errors"):
+        raise ValueError(f"GraphQL: {body['errors'][0].get('message', body['errors'])}")
+    return body["data"]
+
+
+class PhoenixReadback(PollingReadback):
+    """Counts the spans and traces Arize Phoenix has stored and serves through its GraphQL API.
+
+    One ``POST /graphql`` per poll: ``recordCount`` (spans) and ``traceCount`` of the project
+    the workload lands in, "default" (its spans carry no ``openinference.project.name``),
+    both restricted to the run's one-hour start-time window. Both are ``COUNT(*)`` over
+    Phoenix's tables, which it fills in the background after acknowledging a request. A
+    trace row appears with the trace's first stored span, so the trace count can run ahead
+    of the roots; the span count, reached last, ends the wait. On SQLite, Phoenix caches the
+    counts until its insert events invalidate them (within 0.1 s).
+    """
+
+    PROJECT = "default"
+    QUERY = """
+    query BenchCounts($name: String!, $timeRange: TimeRange!) {
+      project: getProjectByName(name: $name) {
+        recordCount(timeRange: $timeRange)
+        traceCount(timeRange: $timeRange)
+      }
+    }"""
+
+    def __init__(self, base_url: str, headers: dict[str, str], ident: RunIdentity) -> None:
+        self.url = base_url.rstrip("/") + "/graphql"
+        self.headers = headers
+        self.variables = {
+            "name": self.PROJECT,
+            "timeRange": {"start": iso(ident.window_start_ns), "end": iso(ident.window_end_ns)},
+        }
+
+    async def counts(self, client: httpx.AsyncClient) -> tuple[int, int]:
+        r = await client.post(self.url, json={"query": self.QUERY, "variables": self.variables})
+        project = graphql_data(r)["project"]
+        if project is None:  # nothing stored yet
+            return 0, 0
+        return int(project["recordCount"]), int(project["traceCount"])
+
+
+READBACKS = {"spyglass": SpyglassReadback, "phoenix": PhoenixReadback, "none": None}
