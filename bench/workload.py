@@ -251,3 +251,83 @@ def _trace(i: int, ident: RunIdentity, rng: random.Random, text: _Text, t0: int)
     spans.append(Span(root_id, None, trace.name, "agent", t0, t + 2 * ms, question, answer))
     trace.spans = spans
     return trace
+
+
+class TraceFactory:
+    """Single traces with generate()'s content model, for callers that lay out ids, time,
+    users and tags themselves (bench/scale.py).
+
+    ``agent()`` is the standard 5-span RAG agent trace; ``long_agent()`` a long agent run:
+    an ``agent`` root over ``step-N`` chain spans, each holding a ``think`` generation
+    (1-4 KB prompt and completion, with usage) and a tool call or a retrieval.
+    """
+
+    def __init__(self, ident: RunIdentity) -> None:
+        self.ident = ident
+        self.rng = random.Random(ident.seed)
+        self.text = _Text(self.rng)
+
+    def agent(self, i: int, t0: int) -> Trace:
+        return _trace(i, self.ident, self.rng, self.text, t0)
+
+    def long_agent(self, i: int, t0: int, observations: int = 100) -> Trace:
+        """A trace of exactly ``observations`` spans (at least 4), in end order, root last."""
+        ident, rng, text, ms = self.ident, self.rng, self.text, 10**6
+        trace = Trace(
+            index=i,
+            trace_id=ident.trace_id(i),
+            name="research-agent",
+            user_id=f"user-{rng.randrange(500):03d}",
+            session_id=f"sess-{ident.salt}-{i // 4}",
+            tags=["bench", ident.run_tag, rng.choice(_FLAVOUR_TAGS)],
+        )
+        root_id = ident.span_id(i, 0)
+        question = text.take(rng.randint(80, 300)) + "?"
+        spans: list[Span] = []
+        j = 1  # next span index; 0 is the root
+        t = t0 + rng.randint(1, 10) * ms
+        steps, extra = divmod(observations - 1, 3)
+        for step in range(steps):
+            step_id, step_start = ident.span_id(i, j), t
+            j += 1
+            model = rng.choice(_MODELS)
+            prompt = _chat(text, rng, rng.randint(1024, 4096))
+            completion = text.take(rng.randint(1024, 4096))
+            end = t + rng.randint(500, 3500) * ms
+            spans.append(
+                Span(
+                    ident.span_id(i, j), step_id, "think", "generation", t, end, prompt, completion,
+                    model=model,
+                    model_parameters={"temperature": round(rng.uniform(0, 1), 2), "max_tokens": 1024},
+                    input_tokens=sum(len(m["content"]) for m in prompt) // 4,
+                    output_tokens=len(completion) // 4,
+                    completion_start_ns=t + rng.randint(150, 600) * ms,
+                )
+            )  # fmt: skip
+            j += 1
+            t = end + rng.randint(1, 5) * ms
+            end = t + rng.randint(20, 500) * ms
+            if step % 4 == 3:
+                docs = [{"id": f"doc-{rng.randrange(10**6)}", "text": text.take(rng.randint(200, 400))}
+                        for _ in range(3)]  # fmt: skip
+                spans.append(Span(ident.span_id(i, j), step_id, "retrieve-documents", "retriever", t, end,
+                                  text.take(rng.randint(60, 200)), docs))  # fmt: skip
+            else:
+                tool = rng.choice(_TOOLS)
+                spans.append(Span(ident.span_id(i, j), step_id, tool, "tool", t, end,
+                                  {"name": tool, "arguments": {"id": rng.randrange(10**6), "q": text.take(60)}},
+                                  {"status": "ok", "result": text.take(rng.randint(100, 300))}))  # fmt: skip
+            j += 1
+            t = end + rng.randint(1, 5) * ms
+            spans.append(Span(step_id, root_id, f"step-{step + 1}", "chain", step_start, t, question if step == 0
+                              else f"step {step + 1}", {"done": step == steps - 1}))  # fmt: skip
+            t += rng.randint(1, 5) * ms
+        for _ in range(extra):  # pad to exactly `observations` with small tool calls under the root
+            end = t + rng.randint(20, 200) * ms
+            spans.append(Span(ident.span_id(i, j), root_id, "notify", "tool", t, end, {"name": "notify"}, {"ok": True}))
+            j += 1
+            t = end + rng.randint(1, 5) * ms
+        answer = text.take(rng.randint(200, 300))
+        spans.append(Span(root_id, None, trace.name, "agent", t0, t + 2 * ms, question, answer))
+        trace.spans = spans
+        return trace
