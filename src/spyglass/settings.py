@@ -54,7 +54,7 @@ class Settings(BaseSettings):
         default=64_000_000, description="Largest accepted OTLP body (bytes, after gunzip)."
     )
     max_json_body_bytes: int = Field(default=1_000_000, description="Largest body for other JSON routes.")
-    worker_batch_jobs: int = Field(default=32, description="Queue jobs the worker merges into one OLAP write.")
+    worker_batch_jobs: int = Field(default=16, description="Queue jobs the worker merges into one OLAP write.")
     worker_max_attempts: int = Field(
         default=10,
         description="Attempts per queue job (backoff 0.5 s doubling to 60 s) before it goes to the dead-letter list.",

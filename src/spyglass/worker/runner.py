@@ -14,9 +14,10 @@ from concurrent.futures import Future, ThreadPoolExecutor
 
 from pydantic import ValidationError
 
-from spyglass.ingestion.apply import JobApplier, PoisonJob
+from spyglass.ingestion.apply import JobApplier, PoisonJob, WritePlan
 from spyglass.ingestion.contracts import IngestJob
 from spyglass.storage.queue.base import Job, JobQueue
+from spyglass.worker.heap import HeapTrimmer
 
 log = logging.getLogger(__name__)
 InFlight = tuple[Future[None], list[tuple[Job, IngestJob]]]  # a write under way and the jobs it carries
@@ -42,6 +43,7 @@ class Worker:
         self._thread: threading.Thread | None = None
         self._done: dict[str, threading.Event] = {}
         self._done_lock = threading.Lock()
+        self._trim_heap = HeapTrimmer()
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="spyglass-worker", daemon=True)
@@ -90,6 +92,7 @@ class Worker:
                     in_flight = self._settle(in_flight)
                     self.process_decoded(decoded)
                     continue
+                started = time.perf_counter()
                 try:
                     plan = self.applier.prepare([j for _, j in decoded])
                 except Exception:  # noqa: BLE001 - fall back to one job at a time
@@ -99,8 +102,19 @@ class Worker:
                 if self._settle(in_flight, failed_next=decoded) is not None:
                     in_flight = None
                     continue
-                in_flight = (writer.submit(self.applier.commit, plan), decoded)
+                merged_s = time.perf_counter() - started
+                in_flight = (writer.submit(self._commit, plan, len(decoded), merged_s), decoded)
+                del plan  # owned by the write from here on, freed when it finishes
             self._settle(in_flight)
+
+    def _commit(self, plan: WritePlan, jobs: int, merged_s: float) -> None:
+        started = time.perf_counter()
+        self.applier.commit(plan)
+        del plan  # the records are written: let the trim below return their memory
+        self._trim_heap()
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("applied %d jobs: merge %.0f ms, write %.0f ms", jobs, merged_s * 1e3,
+                      (time.perf_counter() - started) * 1e3)
 
     def _settle(
         self, in_flight: InFlight | None, failed_next: list[tuple[Job, IngestJob]] | None = None
