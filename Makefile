@@ -33,10 +33,9 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check src tests bench
 	$(VENV)/bin/lint-imports
 
-## Ingestion benchmark against a fresh `spyglass serve`; results go to bench/README.md.
+## Spyglass and Arize Phoenix side by side (~25 min; Phoenix is installed into ~/.cache); results go to bench/README.md.
 bench: $(VENV)/.installed
-	$(VENV)/bin/python bench/run.py
-	$(VENV)/bin/python bench/freshness.py
+	$(VENV)/bin/python bench/suite.py
 
 clean:
 	rm -rf $(VENV) $(SDK5_VENV) spyglass-data

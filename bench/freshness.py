@@ -40,6 +40,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 from run import PUBLIC_KEY, SECRET_KEY, Server  # noqa: E402
+from scale import OTLP_PATH  # noqa: E402
 
 console = Console()
 
@@ -108,13 +109,13 @@ def spyglass_observations(client: httpx.Client, trace_id: str) -> int:
 ObservationCount = Callable[[httpx.Client, str], int]
 
 
-def send_probe(client: httpx.Client, mode: str, trace_id: str) -> float:
+def send_probe(client: httpx.Client, mode: str, trace_id: str, otlp_path: str = OTLP_PATH) -> float:
     """Send one small trace; returns when it was acknowledged (perf_counter)."""
     if mode == "batch":
         response = client.post("/api/public/ingestion", json=batch_body(trace_id))
     else:
         response = client.post(
-            "/api/public/otel/v1/traces",
+            otlp_path,
             content=otlp_body(trace_id),
             headers={"Content-Type": "application/x-protobuf"},
         )
@@ -129,10 +130,11 @@ def one_round(
     observations: ObservationCount = spyglass_observations,
     poll_s: float = 0.001,
     timeout_s: float = 10.0,
+    otlp_path: str = OTLP_PATH,
 ) -> float | None:
     """Seconds from the ack until the trace is readable with everything it was sent with; None on timeout."""
     trace_id = uuid.uuid4().hex
-    acked = send_probe(client, mode, trace_id)
+    acked = send_probe(client, mode, trace_id, otlp_path)
     deadline = acked + timeout_s
     while time.perf_counter() < deadline:
         if mode == "batch":  # one observation and its score (the score check is Langfuse-API specific)
@@ -173,13 +175,19 @@ def idle(client: httpx.Client, rounds: int, poll_s: float = 0.001) -> None:
 def loaded(
     client: httpx.Client,
     base_url: str,
-    public_key: str,
-    secret_key: str,
+    public_key: str | None,
+    secret_key: str | None,
     args: argparse.Namespace,
     observations: ObservationCount = spyglass_observations,
+    otlp_path: str = OTLP_PATH,
 ) -> dict:
     """OTLP probes every ``args.interval`` s, sequential, while a separate process sends
-    ``args.load_rate`` spans/s of scale.py's patched bodies (stamped "now")."""
+    ``args.load_rate`` spans/s of scale.py's patched bodies (stamped "now") to ``otlp_path``.
+
+    Any OTLP/HTTP server works: pass its path, no keys if it needs none, and an
+    ``observations`` function reading a trace through its own API. A probe the server
+    refuses (non-2xx) counts as refused, not as a sample.
+    """
     ctx = mp.get_context("spawn")  # a process of its own: the load must not share our GIL and timing
     stop, ready, out = ctx.Event(), ctx.Event(), ctx.Queue()
     proc = ctx.Process(
@@ -187,6 +195,7 @@ def loaded(
         name="freshness-load",
         daemon=True,
         args=(base_url, public_key, secret_key, args.load_rate, stop, ready, out),
+        kwargs={"otlp_path": otlp_path},
     )
     proc.start()
     try:
@@ -195,16 +204,21 @@ def loaded(
                 raise SystemExit("background load did not start")
             time.sleep(args.settle)  # let the load reach its pace before probing
         samples: list[float] = []
-        timeouts = 0
+        timeouts = refused = 0
         poll_s = (args.poll_ms if args.poll_ms is not None else 10) / 1000
         t_start, next_at = time.time(), time.perf_counter()
         with console.status("probing …") as status:
             while time.time() - t_start < args.duration:
-                got = one_round(client, "otlp", observations, poll_s, args.probe_timeout)
-                if got is None:
-                    timeouts += 1
+                try:
+                    got = one_round(client, "otlp", observations, poll_s, args.probe_timeout, otlp_path)
+                except httpx.HTTPError:
+                    refused += 1
+                    got = None
                 else:
-                    samples.append(got)
+                    if got is None:
+                        timeouts += 1
+                    else:
+                        samples.append(got)
                 status.update(f"probing … {len(samples)} probes, last {1000 * (got or 0):.0f} ms")
                 next_at += args.interval
                 now = time.perf_counter()
@@ -233,7 +247,7 @@ def loaded(
         "duration_s": round(t_end - t_start, 2),
         "probe_interval_s": args.interval,
         "poll_ms": poll_s * 1000,
-        "probes": summary(samples) | {"timeouts": timeouts, "timeout_s": args.probe_timeout},
+        "probes": summary(samples) | {"timeouts": timeouts, "refused": refused, "timeout_s": args.probe_timeout},
         "background": {
             "target_spans_per_s": bg["target_rate"],
             "achieved_spans_per_s": in_window / (t_end - t_start) if t_end > t_start else None,

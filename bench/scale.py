@@ -39,7 +39,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -52,7 +52,7 @@ import numpy as np  # noqa: E402
 import report  # noqa: E402
 from encode import Request, otlp_requests  # noqa: E402
 from procstats import RssSampler, disk_usage, machine_info  # noqa: E402
-from reads import QUERIES, ReadParams, SpyglassReader, measure_reads  # noqa: E402
+from reads import QUERIES, Reader, ReadParams, SpyglassReader, measure_reads  # noqa: E402
 from rich.console import Console  # noqa: E402
 from rich.progress import (  # noqa: E402
     BarColumn,
@@ -495,18 +495,18 @@ async def paced_send(
 
 
 def background_load(
-    base_url: str, public_key: str, secret_key: str, rate: float, stop, ready, out,
-    templates: int = 8, seed: int = 7, salt: str | None = None,
+    base_url: str, public_key: str | None, secret_key: str | None, rate: float, stop, ready, out,
+    templates: int = 8, seed: int = 7, salt: str | None = None, otlp_path: str = OTLP_PATH,
 ) -> None:  # fmt: skip
     """Process target: build a live body pool, set ``ready``, send at ``rate`` spans/s until
     ``stop`` is set, then put {"target_rate", "acks": [(sent, acked, spans, ok), ...]} on ``out``."""
     salt = salt or secrets.token_hex(4)
     try:
-        factory = live_factory(rate, templates, seed, salt, public_key)
+        factory = live_factory(rate, templates, seed, salt, public_key or "none")
     finally:
         ready.set()
     headers = {"Content-Type": "application/x-protobuf", **auth_header(public_key, secret_key)}
-    acks = asyncio.run(paced_send(factory, base_url.rstrip("/") + OTLP_PATH, headers, rate, stop))
+    acks = asyncio.run(paced_send(factory, base_url.rstrip("/") + otlp_path, headers, rate, stop))
     out.put({"target_rate": rate, "salt": salt, "acks": acks})
 
 
@@ -567,7 +567,9 @@ def pick_read_params(factory: BodyFactory, plan: Plan, now: datetime, max_traces
 # ---------------------------------------------------------------- load, wait, read
 
 
-def auth_header(public_key: str, secret_key: str) -> dict[str, str]:
+def auth_header(public_key: str | None, secret_key: str | None) -> dict[str, str]:
+    if public_key is None or secret_key is None:
+        return {}
     return {"Authorization": "Basic " + base64.b64encode(f"{public_key}:{secret_key}".encode()).decode()}
 
 
@@ -607,8 +609,34 @@ def counts(client: httpx.Client, plan: Plan, run_tag: str) -> tuple[int, int]:
     return int(obs.json()["meta"]["totalItems"]), int(trc.json()["meta"]["totalItems"])
 
 
+@dataclass
+class ScaleTarget:
+    """What the loader needs to know about the product under test; Spyglass unless told otherwise."""
+
+    label: str
+    otlp_url: str
+    send_headers: dict[str, str]  # auth for the OTLP endpoint (none for servers without auth)
+    read_client: httpx.Client
+    reader: Reader
+    counts: Callable[[httpx.Client, Plan, str], tuple[int, int]]  # stored (spans, traces) of the run
+    version: Callable[[httpx.Client], str | None]
+
+    @classmethod
+    def spyglass(cls, a: argparse.Namespace) -> ScaleTarget:
+        return cls(
+            label=a.label,
+            otlp_url=a.base_url.rstrip("/") + OTLP_PATH,
+            send_headers=auth_header(a.public_key, a.secret_key),
+            read_client=httpx.Client(base_url=a.base_url, auth=(a.public_key, a.secret_key), timeout=120),
+            reader=SpyglassReader(a.public_key, a.secret_key),
+            counts=counts,
+            version=server_version,
+        )
+
+
 def wait_queryable(
     client: httpx.Client,
+    count: Callable[[httpx.Client, Plan, str], tuple[int, int]],
     plan: Plan,
     run_tag: str,
     want: tuple[int, int],
@@ -622,7 +650,7 @@ def wait_queryable(
     while True:
         res["polls"] += 1
         try:
-            spans, traces = counts(client, plan, run_tag)
+            spans, traces = count(client, plan, run_tag)
             errors = 0
         except (httpx.HTTPError, KeyError, ValueError) as exc:
             errors += 1
@@ -701,12 +729,13 @@ def server_version(client: httpx.Client) -> str | None:
         return None
 
 
-def run(a: argparse.Namespace, console: Console) -> tuple[int, dict]:
+def run(a: argparse.Namespace, console: Console, target: ScaleTarget | None = None) -> tuple[int, dict]:
+    target = target or ScaleTarget.spyglass(a)
     started_at = datetime.now(UTC).isoformat(timespec="seconds")
     run_tag = f"scale-{a.salt}"
     end_ns = time.time_ns() - 60 * 10**9  # nothing in the future, even at the end of the load
     plan = Plan.make(a.spans, a.templates, a.batch_spans, a.days, end_ns)
-    read_client = httpx.Client(base_url=a.base_url, auth=(a.public_key, a.secret_key), timeout=120)
+    read_client = target.read_client
     columns = (
         TextColumn("[bold]{task.description:<10}"),
         BarColumn(),
@@ -726,18 +755,18 @@ def run(a: argparse.Namespace, console: Console) -> tuple[int, dict]:
             f"[dim]{plan.spans:,} spans / {plan.traces:,} traces ({plan.long_traces:,} of "
             f"{LONG_OBSERVATIONS} observations) in {plan.requests:,} requests over "
             f"{iso(plan.window_start_ns)[:16]} … {iso(plan.window_end_ns)[:16]}; {plan.templates} templates "
-            f"built in {build_s:.1f} s; run tag {run_tag} → {a.base_url}[/]"
+            f"built in {build_s:.1f} s; run tag {run_tag} → {target.otlp_url}[/]"
         )
-        baseline = counts(read_client, plan, run_tag)
+        baseline = target.counts(read_client, plan, run_tag)
         disk_before = disk_usage(a.data_dir) if a.data_dir else None
         with RssSampler(a.server_pid) if a.server_pid else nullcontext() as sampler:
-            headers = {"Content-Type": "application/x-protobuf", **auth_header(a.public_key, a.secret_key)}
-            stats = asyncio.run(
-                load(factory, plan, a.base_url.rstrip("/") + OTLP_PATH, headers, a.concurrency, progress)
-            )
+            headers = {"Content-Type": "application/x-protobuf", **target.send_headers}
+            stats = asyncio.run(load(factory, plan, target.otlp_url, headers, a.concurrency, progress))
             want = (baseline[0] + stats.acked_spans, baseline[1] + stats.acked_traces)
             if stats.acked_spans and stats.last_ack_at is not None:
-                q = wait_queryable(read_client, plan, run_tag, want, stats.last_ack_at, a.readback_timeout, progress)
+                q = wait_queryable(
+                    read_client, target.counts, plan, run_tag, want, stats.last_ack_at, a.readback_timeout, progress
+                )
             else:
                 q = {"status": "error", "error": "nothing was acknowledged", "queryable_at": None, "polls": 0,
                      "seen_spans": 0, "seen_traces": 0}  # fmt: skip
@@ -748,10 +777,10 @@ def run(a: argparse.Namespace, console: Console) -> tuple[int, dict]:
         rtask = progress.add_task("reads", total=a.repeats + a.warmup, info="")
         with RssSampler(a.server_pid) if a.server_pid else nullcontext() as read_sampler:
             reads = measure_reads(
-                SpyglassReader(a.public_key, a.secret_key), read_client, params, a.repeats, a.warmup,
+                target.reader, read_client, params, a.repeats, a.warmup,
                 on_round=lambda r, _n: progress.update(rtask, completed=r),
             )  # fmt: skip
-        version = server_version(read_client)
+        version = target.version(read_client)
 
     wall = (stats.last_ack_at - stats.first_request_at) if stats.last_ack_at and stats.first_request_at else None
     q_after = q_total = None
@@ -767,7 +796,7 @@ def run(a: argparse.Namespace, console: Console) -> tuple[int, dict]:
         "label": a.label,
         "mode": f"scale-{a.label}",
         "started_at": started_at,
-        "target": {"base_url": a.base_url, "endpoint": a.base_url.rstrip("/") + OTLP_PATH, "server_version": version},
+        "target": {"base_url": a.base_url, "endpoint": target.otlp_url, "server_version": version},
         "config": {
             "spans_requested": a.spans,
             "seed": a.seed,
@@ -813,7 +842,7 @@ def run(a: argparse.Namespace, console: Console) -> tuple[int, dict]:
             "disk_bytes_per_span": growth / stats.acked_spans if growth is not None and stats.acked_spans else None,
         },
         "reads": {
-            "reader": "spyglass",
+            "reader": target.reader.name,
             "repeats": a.repeats,
             "warmup": a.warmup,
             "params": {
