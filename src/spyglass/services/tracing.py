@@ -47,12 +47,9 @@ class TracingService:
         return TraceList(traces, total, rollups)
 
     def get_trace(self, scope: ProjectScope, trace_id: str) -> TraceDetail:
-        with self.queries.consistent():
-            trace = self.queries.find("trace", scope.project_id, trace_id)
-            if trace is None:
-                raise NotFound(f"Trace {trace_id} not found within authorized project")
-            observations = self.queries.observations_of_trace(scope.project_id, trace_id)
-            scores = self.queries.scores_of_traces(scope.project_id, [trace_id])
+        trace, observations, scores = self.queries.trace_detail(scope.project_id, trace_id)
+        if trace is None:
+            raise NotFound(f"Trace {trace_id} not found within authorized project")
         return TraceDetail(trace, observations, scores)
 
     def delete_traces(self, scope: ProjectScope, trace_ids: list[str]) -> None:

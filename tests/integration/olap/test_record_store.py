@@ -16,7 +16,9 @@ T0 = 1_735_689_600_000_000  # 2025-01-01
 @pytest.fixture(scope="module")
 def client(tmp_path_factory):
     olap = OlapClient(f"chdb://{tmp_path_factory.mktemp('olap')}", pool_size=2)
-    assert migrate(olap) == ["0001_traces.sql", "0002_observations.sql", "0003_scores.sql"]
+    assert migrate(olap) == [
+        "0001_traces.sql", "0002_observations.sql", "0003_scores.sql", "0004_observations_by_trace.sql"
+    ]
     assert migrate(olap) == []  # idempotent
     yield olap
     olap.close()
@@ -62,3 +64,18 @@ def test_deleted_traces_take_their_observations_and_scores(client):
     assert queries.find("trace", "p5", "t5") is None
     assert queries.observations_of_trace("p5", "t5") == []
     assert queries.scores_of_traces("p5", ["t5"]) == []
+
+
+def test_observation_rebuild_keeps_rows_and_clusters_by_trace(client):
+    """0004 re-sorts observations by trace; applying it again (as after a crash) loses nothing."""
+    store, queries = RecordStore(client), TraceQueries(client)
+    spans = [new_record("observation", {"id": f"o{i}", "project_id": "p6", "trace_id": f"t{i % 2}",
+                                        "start_time": T0 + i, "name": f"n{i}"}, T0) for i in range(6)]  # fmt: skip
+    store.write({"observation": spans}, {}, event_ts=T0 + 1)
+    client.command("DELETE FROM schema_migrations WHERE version = 4")
+    assert migrate(client) == ["0004_observations_by_trace.sql"]
+    assert [o["id"] for o in queries.observations_of_trace("p6", "t1")] == ["o1", "o3", "o5"]
+    assert client.scalar("SELECT sorting_key FROM system.tables WHERE name = 'observations'") == (
+        "project_id, toDate(start_time), trace_id, id"
+    )
+    assert client.scalar("SELECT count() FROM system.tables WHERE name LIKE 'observations_by%'") == 0

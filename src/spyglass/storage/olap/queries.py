@@ -7,6 +7,8 @@ several times faster than FINAL for small result sets on chDB (see NOTES.md).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from typing import Any, Final
 
@@ -24,6 +26,8 @@ from spyglass.storage.olap.where import (
     Where,
 )
 
+Rows = Callable[[str, dict[str, Any] | None], list[dict[str, Any]]]
+
 
 class _GatedClient:
     """Every read goes through the visibility gate (see `gate.py`)."""
@@ -31,6 +35,11 @@ class _GatedClient:
     def __init__(self, client: OlapClient, gate: VisibilityGate) -> None:
         self._client = client
         self.gate = gate
+
+    @property
+    def ungated_rows(self) -> Rows:
+        """For helper threads of a reader that already holds the gate (they must not queue on it)."""
+        return self._client.rows
 
     def rows(self, sql: str, parameters: dict[str, Any] | None = None) -> list[dict[str, Any]]:
         with self.gate.reading():
@@ -50,6 +59,8 @@ TRACE_ORDER_COLUMNS: Final = {
 class TraceQueries:
     def __init__(self, client: OlapClient, gate: VisibilityGate | None = None) -> None:
         self.client = _GatedClient(client, gate or VisibilityGate())
+        # chDB releases the GIL, so the queries of one trace detail run side by side.
+        self._side = ThreadPoolExecutor(max_workers=2, thread_name_prefix="olap-read")
 
     def consistent(self) -> AbstractContextManager[None]:
         """Hold across several queries that must see the same writes (a trace with its children)."""
@@ -57,14 +68,27 @@ class TraceQueries:
 
     # -- point reads -------------------------------------------------------------------
     def find(self, kind: EntityKind, project_id: str, record_id: str) -> Record | None:
-        rows = self.client.rows(
+        return self._find(self.client.rows, kind, project_id, record_id)
+
+    @staticmethod
+    def _find(rows: Rows, kind: EntityKind, project_id: str, record_id: str) -> Record | None:
+        found = rows(
             f"SELECT {select_list(kind)}, is_deleted FROM {TABLES[kind]} "
             "WHERE project_id = {p:String} AND id = {id:String} ORDER BY event_ts DESC, is_deleted LIMIT 1",
             {"p": project_id, "id": record_id},
         )
-        if not rows or rows[0]["is_deleted"]:
+        if not found or found[0]["is_deleted"]:
             return None
-        return decode_row(kind, rows[0])
+        return decode_row(kind, found[0])
+
+    def trace_detail(self, project_id: str, trace_id: str) -> tuple[Record | None, list[Record], list[Record]]:
+        """The trace with its observations and scores, as of one moment, in about the time of one query."""
+        rows = self.client.ungated_rows
+        with self.client.gate.reading():
+            observations = self._side.submit(self._observations_of_trace, rows, project_id, trace_id)
+            scores = self._side.submit(self._scores_of_traces, rows, project_id, [trace_id])
+            trace = self._find(rows, "trace", project_id, trace_id)
+            return trace, observations.result(), scores.result()
 
     @staticmethod
     def _newest(table: str, columns: str, where: str) -> str:
@@ -79,18 +103,24 @@ class TraceQueries:
         )
 
     def observations_of_trace(self, project_id: str, trace_id: str) -> list[Record]:
+        return self._observations_of_trace(self.client.rows, project_id, trace_id)
+
+    def _observations_of_trace(self, rows: Rows, project_id: str, trace_id: str) -> list[Record]:
         newest = self._newest("observations", select_list("observation"),
                               "project_id = {p:String} AND trace_id = {t:String}")
-        rows = self.client.rows(f"SELECT * FROM {newest} ORDER BY start_time__us, id", {"p": project_id, "t": trace_id})
-        return [decode_row("observation", row) for row in rows]
+        found = rows(f"SELECT * FROM {newest} ORDER BY start_time__us, id", {"p": project_id, "t": trace_id})
+        return [decode_row("observation", row) for row in found]
 
     def scores_of_traces(self, project_id: str, trace_ids: list[str]) -> list[Record]:
+        return self._scores_of_traces(self.client.rows, project_id, trace_ids)
+
+    def _scores_of_traces(self, rows: Rows, project_id: str, trace_ids: list[str]) -> list[Record]:
         if not trace_ids:
             return []
         where = "project_id = {p:String} AND trace_id IN {t:Array(String)}"
         newest = self._newest("scores", select_list("score"), where)
-        rows = self.client.rows(f"SELECT * FROM {newest} ORDER BY timestamp__us, id", {"p": project_id, "t": trace_ids})
-        return [decode_row("score", row) for row in rows]
+        found = rows(f"SELECT * FROM {newest} ORDER BY timestamp__us, id", {"p": project_id, "t": trace_ids})
+        return [decode_row("score", row) for row in found]
 
     def trace_rollups(self, project_id: str, trace_ids: list[str]) -> dict[str, dict[str, Any]]:
         """Per trace: observation ids, latency span, total cost; and score ids."""
