@@ -40,6 +40,34 @@ def _descendants(pid: int) -> list[int]:
     return out
 
 
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def thread_cpu_s(pid: int) -> dict[str, float]:
+    """CPU seconds per thread name (comm) over a process tree, plus "(process total)".
+
+    CPython leaves its threads' OS names alone, so all Python threads share the process
+    name; chDB's engine threads carry ClickHouse's names (merges, pipelines, I/O pools).
+    The total includes threads that have already exited.
+    """
+    out: dict[str, float] = {}
+    for proc in _descendants(pid):
+        try:
+            fields = Path(f"/proc/{proc}/stat").read_text().rsplit(")", 1)[1].split()
+            out["(process total)"] = out.get("(process total)", 0.0) + (int(fields[11]) + int(fields[12])) / _TICK
+            tasks = list(Path(f"/proc/{proc}/task").iterdir())
+        except (OSError, IndexError, ValueError):
+            continue
+        for task in tasks:
+            try:
+                name = (task / "comm").read_text().strip().rstrip("0123456789")
+                fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            out[name] = out.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / _TICK
+    return out
+
+
 class RssSampler:
     """Samples the summed VmRSS of a process tree in a background thread.
 
@@ -54,6 +82,8 @@ class RssSampler:
         self.start_kb = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="rss-sampler", daemon=True)
+        self._cpu_start: dict[str, float] = {}
+        self.cpu_s: dict[str, float] = {}
 
     def tree_rss_kb(self) -> int:
         return sum(_status_kb(p, "VmRSS") for p in _descendants(self.pid))
@@ -67,6 +97,7 @@ class RssSampler:
         if not Path(f"/proc/{self.pid}").exists():
             raise SystemExit(f"--server-pid {self.pid}: no such process")
         self.start_kb = self.tree_rss_kb()
+        self._cpu_start = thread_cpu_s(self.pid)
         self._thread.start()
         return self
 
@@ -74,6 +105,8 @@ class RssSampler:
         self._stop.set()
         self._thread.join()
         self.peak_kb = max(self.peak_kb, self.tree_rss_kb())
+        end = thread_cpu_s(self.pid)
+        self.cpu_s = {k: round(v - self._cpu_start.get(k, 0.0), 2) for k, v in end.items()}
 
     def result(self) -> dict:
         return {
@@ -81,6 +114,8 @@ class RssSampler:
             "rss_start_mb": round(self.start_kb / 1024, 1),
             "peak_rss_mb": round(self.peak_kb / 1024, 1),
             "vmhwm_mb": round(_status_kb(self.pid, "VmHWM") / 1024, 1),
+            # Threads that started and ended inside the run only count in the total.
+            "cpu_s": dict(sorted(self.cpu_s.items(), key=lambda kv: -kv[1])),
         }
 
 
