@@ -33,7 +33,7 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check src tests bench
 	$(VENV)/bin/lint-imports
 
-## Spyglass and Arize Phoenix side by side (~25 min; Phoenix is installed into ~/.cache); results go to bench/README.md.
+## Spyglass and Arize Phoenix side by side (~1 h; Phoenix is installed into ~/.cache); results go to bench/README.md.
 bench: $(VENV)/.installed
 	$(VENV)/bin/python bench/suite.py
 

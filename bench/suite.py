@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """The whole benchmark, Spyglass and Arize Phoenix side by side, in one run (`make bench`).
 
-    .venv/bin/python bench/suite.py                          # default sizes, ~25 minutes
-    .venv/bin/python bench/suite.py --scale-spans 10000000   # reads at 10M spans too (~30 min more)
+    .venv/bin/python bench/suite.py                          # default sizes, ~1 hour (10M spans: ~30 min)
+    .venv/bin/python bench/suite.py --scale-spans 1000000    # reads at 1M spans only, ~25 minutes
     .venv/bin/python bench/suite.py --quick                  # small sizes, to try the harness
 
 Steps, each on a fresh server with an empty store:
@@ -10,7 +10,7 @@ Steps, each on a fresh server with an empty store:
 1. single-core Python ceiling (bench/ceiling.py);
 2. ingestion: the same seeded OTLP workload (and, for Spyglass, the Langfuse batch variant)
    → accepted spans/s, request p50/p99, *queryable* spans/s, peak RSS, disk per span;
-3. for Spyglass, 1M spans (and optionally 10M) spread over 30 days, then the read queries
+3. for Spyglass, 1M and 10M spans spread over 30 days, then the read queries
    through its public API; for Phoenix the same loader and queries at `--phoenix-scale-spans`
    (at its ~100 stored spans/s, 1M spans would take hours);
 4. freshness (ack → readable) under a background load of half Spyglass's queryable rate.
@@ -185,7 +185,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)  # fmt: skip
     p.add_argument("--spans", type=int, default=100_000, help="Spyglass ingestion runs")
     p.add_argument("--phoenix-spans", type=int, default=10_000, help="Phoenix ingestion runs (it stores ~100/s)")
-    p.add_argument("--scale-spans", type=int, nargs="+", default=[1_000_000], help="Spyglass read runs")
+    p.add_argument("--scale-spans", type=int, nargs="+", default=[1_000_000, 10_000_000], help="Spyglass read runs")
     p.add_argument("--phoenix-scale-spans", type=int, default=10_000, help="Phoenix read runs")
     p.add_argument("--freshness-seconds", type=float, default=60)
     p.add_argument("--phoenix", default=",".join(BACKENDS), help="Phoenix backends to run ('' for none)")
@@ -214,13 +214,24 @@ def main(argv: list[str] | None = None) -> int:
     suite["ceiling"] = ceiling.measure(50_000, 3)
     console.print(suite["ceiling"])
 
+    SUITE_DIR.mkdir(parents=True, exist_ok=True)
+    path = SUITE_DIR / f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
+
+    def save() -> None:  # after every step: a crash late in a long run keeps what was measured
+        suite["wall_s"] = round(time.perf_counter() - started, 1)
+        path.write_text(suite_report.dumps(suite))
+
     sg = suite["spyglass"]
     sg["ingest"] = {mode: spyglass_ingest(mode, a.spans) for mode in ("otlp", "batch")}
     max_rate = sg["ingest"]["otlp"]["queryable"]["queryable_spans_per_s"] or 0
     load_rate = max(100.0, round(max_rate / 2, -2))
     suite["freshness_load_rate"] = load_rate
     sg["freshness"] = spyglass_freshness(load_rate, a.freshness_seconds)
-    sg["scale"] = [spyglass_scale(n) for n in a.scale_spans]
+    sg["scale"] = []
+    save()
+    scale_sizes = sorted(a.scale_spans)
+    sg["scale"].append(spyglass_scale(scale_sizes[0]))
+    save()
 
     for backend in a.phoenix:
         with PhoenixServer(backend) as server:
@@ -230,11 +241,12 @@ def main(argv: list[str] | None = None) -> int:
             # Last: Phoenix falls behind under this load and would still be draining it afterwards.
             px["freshness"] = phoenix_freshness(server, load_rate, min(a.freshness_seconds, 30))
         px["server"] = server.result()
+        save()
 
-    suite["wall_s"] = round(time.perf_counter() - started, 1)
-    SUITE_DIR.mkdir(parents=True, exist_ok=True)
-    path = SUITE_DIR / f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
-    path.write_text(suite_report.dumps(suite))
+    for spans in scale_sizes[1:]:  # the long ones last
+        sg["scale"].append(spyglass_scale(spans))
+        save()
+
     console.print(f"[dim]result {path}[/]")
     console.print(suite_report.markdown(suite))
     if not a.no_readme:
