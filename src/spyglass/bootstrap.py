@@ -19,6 +19,7 @@ from spyglass.domain.values import now_micros
 from spyglass.ingestion.accept import Acceptor
 from spyglass.ingestion.apply import JobApplier
 from spyglass.services.container import Limits, Services
+from spyglass.services.metrics import MetricsService
 from spyglass.services.projects import ProjectService
 from spyglass.services.tracing import TracingService
 from spyglass.settings import InitSettings, Settings
@@ -26,6 +27,7 @@ from spyglass.storage.blob.local import LocalBlobStore
 from spyglass.storage.fsync import write_durably
 from spyglass.storage.olap.client import OlapClient
 from spyglass.storage.olap.gate import VisibilityGate
+from spyglass.storage.olap.metrics import MetricsQueries
 from spyglass.storage.olap.migrate import migrate as migrate_olap
 from spyglass.storage.olap.queries import TraceQueries
 from spyglass.storage.olap.records import RecordStore
@@ -149,6 +151,7 @@ def build_platform(settings: Settings) -> Platform:
     services = Services(
         projects=projects,
         tracing=tracing,
+        metrics=MetricsService(MetricsQueries(olap, gate)),
         ingestion=acceptor,
         limits=Limits(settings.max_ingestion_body_bytes, settings.max_otel_body_bytes, settings.max_json_body_bytes),
         version=__version__,

@@ -93,3 +93,18 @@ class SessionQuery:
     from_ts: int | None = None
     to_ts: int | None = None
     environments: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class DailyMetricsQuery:
+    """`GET /metrics/daily`: filters on traces; a trace's observations follow it.
+
+    `environments` also applies to the observations (as upstream); `tags` must all match.
+    """
+
+    trace_name: str | None = None
+    user_id: str | None = None
+    tags: list[str] = field(default_factory=list)
+    environments: list[str] = field(default_factory=list)
+    from_ts: int | None = None
+    to_ts: int | None = None

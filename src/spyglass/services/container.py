@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from spyglass.ingestion.accept import Acceptor
+from spyglass.services.metrics import MetricsService
 from spyglass.services.projects import ProjectService
 from spyglass.services.tracing import TracingService
 
@@ -22,6 +23,7 @@ class Limits:
 class Services:
     projects: ProjectService
     tracing: TracingService
+    metrics: MetricsService
     ingestion: Acceptor
     limits: Limits
     version: str
