@@ -110,7 +110,7 @@ class Worker:
     def _commit(self, plan: WritePlan, jobs: int, merged_s: float) -> None:
         started = time.perf_counter()
         self.applier.commit(plan)
-        del plan  # the records are written: let the trim below return their memory
+        # The executor still holds this plan; the trim returns what earlier writes freed.
         self._trim_heap()
         if log.isEnabledFor(logging.DEBUG):
             log.debug("applied %d jobs: merge %.0f ms, write %.0f ms", jobs, merged_s * 1e3,

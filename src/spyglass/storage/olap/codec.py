@@ -26,11 +26,11 @@ KEY_COLUMNS: Final[dict[str, tuple[str, ...]]] = {
     "observation": ("start_time",),
     "score": ("timestamp", "name"),
 }
-_DAY_US = 86_400 * 1_000_000
+DAY_US = 86_400 * 1_000_000
 # What the columns can hold. A value outside would fail the whole insert and park every
 # event of the request in the dead-letter list, so it is dropped here instead.
-_TIME_MIN_US = -2_208_988_800_000_000  # 1900-01-01
-_TIME_MAX_US = 10_413_791_999_999_999  # 2299-12-31 23:59:59.999999
+TIME_MIN_US = -2_208_988_800_000_000  # 1900-01-01
+TIME_MAX_US = 10_413_791_999_999_999  # 2299-12-31 23:59:59.999999
 _UINT16_MAX = 65_535
 _UINT64_LIMIT = 2**64
 _DECIMAL64_12_LIMIT = 1_000_000  # Decimal64(12) keeps 6 integer digits
@@ -43,7 +43,7 @@ def _time_text(micros: int) -> str:
     # could be read as a date, or not at all, so those take the explicit calendar form.
     if 1_000_000_000_000_000 <= micros < 10_000_000_000_000_000:
         return "%d.%06d" % divmod(micros, 1_000_000)  # noqa: UP031 - the fastest spelling, on the hot path
-    micros = min(max(micros, _TIME_MIN_US), _TIME_MAX_US)
+    micros = min(max(micros, TIME_MIN_US), TIME_MAX_US)
     moment = datetime(1970, 1, 1) + timedelta(microseconds=micros)
     return moment.strftime("%Y-%m-%d %H:%M:%S.%f")
 
@@ -81,7 +81,7 @@ def sort_key_changed(kind: EntityKind, old: Record, new: Record) -> bool:
     for column in KEY_COLUMNS[kind]:
         before, after = old.get(column), new.get(column)
         if column in TIME_COLUMNS[kind]:
-            if before // _DAY_US != after // _DAY_US:
+            if before // DAY_US != after // DAY_US:
                 return True
         elif before != after:
             return True

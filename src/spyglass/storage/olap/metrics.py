@@ -37,17 +37,14 @@ from typing import Any, Final
 
 from spyglass.domain.queries import DailyMetricsQuery, Page
 from spyglass.storage.olap.client import OlapClient
+from spyglass.storage.olap.codec import DAY_US, TIME_MAX_US, TIME_MIN_US
 from spyglass.storage.olap.gate import VisibilityGate
 from spyglass.storage.olap.where import Where
 
-_DAY_US: Final = 86_400 * 1_000_000
 _EPOCH: Final = date(1970, 1, 1)
 # Langfuse's join bounds: an observation starts at most 1 h before and 2 days after its trace.
 _LOOKBACK_US: Final = 3_600 * 1_000_000
-_LOOKAHEAD_US: Final = 2 * _DAY_US
-# What DateTime64(6) holds (1900-01-01 .. 2299-12-31): bounds are clamped into it.
-_TIME_MIN_US: Final = -2_208_988_800_000_000
-_TIME_MAX_US: Final = 10_413_791_999_999_999
+_LOOKAHEAD_US: Final = 2 * DAY_US
 
 # The per-model entries of a day, in this order inside each `usage` tuple.
 USAGE_FIELDS: Final = (
@@ -134,14 +131,14 @@ class MetricsQueries:
         self, project_id: str, query: DailyMetricsQuery, days: list[dict[str, Any]]
     ) -> dict[str, dict[str, Any]]:
         # The page's days are consecutive among the days with traces: their span holds no other.
-        start = max(_day_start(days[-1]["date"]), _TIME_MIN_US if query.from_ts is None else query.from_ts)
-        end = min(_day_start(days[0]["date"]) + _DAY_US, _TIME_MAX_US if query.to_ts is None else query.to_ts)
+        start = max(_day_start(days[-1]["date"]), TIME_MIN_US if query.from_ts is None else query.from_ts)
+        end = min(_day_start(days[0]["date"]) + DAY_US, TIME_MAX_US if query.to_ts is None else query.to_ts)
         traces = _trace_where(project_id, query)
         traces.time_range("timestamp", start, end)
         observations = traces.nested()
         observations.equals("o.project_id", project_id)
         observations.time_range(
-            "o.start_time", max(start - _LOOKBACK_US, _TIME_MIN_US), min(end + _LOOKAHEAD_US, _TIME_MAX_US)
+            "o.start_time", max(start - _LOOKBACK_US, TIME_MIN_US), min(end + _LOOKAHEAD_US, TIME_MAX_US)
         )
         observations.any_of("o.environment", query.environments)
         prewhere = ""
@@ -160,14 +157,13 @@ def _trace_where(project_id: str, query: DailyMetricsQuery) -> Where:
     where.equals("name", query.trace_name)
     where.equals("user_id", query.user_id)
     where.any_of("environment", query.environments)
-    if query.tags:
-        where.add(f"hasAll(tags, {where.param(query.tags, 'Array(String)')})")
+    where.all_of("tags", query.tags)
     where.time_range("timestamp", query.from_ts, query.to_ts)
     return where
 
 
 def _day_start(text: str) -> int:
-    return (date.fromisoformat(text) - _EPOCH).days * _DAY_US
+    return (date.fromisoformat(text) - _EPOCH).days * DAY_US
 
 
 def _day_row(day: dict[str, Any], usage: dict[str, Any] | None) -> dict[str, Any]:

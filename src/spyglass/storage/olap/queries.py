@@ -174,8 +174,7 @@ class TraceQueries:
         where.equals("version", query.version)
         where.equals("release", query.release)
         where.any_of("environment", query.environments)
-        if query.tags:
-            where.add(f"hasAll(tags, {where.param(query.tags, 'Array(String)')})")
+        where.all_of("tags", query.tags)
         where.time_range("timestamp", query.from_ts, query.to_ts)
         where.conditions(query.conditions, TRACE_COLUMNS, TRACE_DISPLAY_NAMES)
         column, direction = query.order_by
@@ -335,8 +334,7 @@ def _restrict_to_traces(
     trace_where = where.nested()
     trace_where.equals("user_id", user_id)
     trace_where.equals("session_id", session_id)
-    if tags:
-        trace_where.add(f"hasAll(tags, {trace_where.param(tags, 'Array(String)')})")
+    trace_where.all_of("tags", tags)
     if trace_where.clauses:
         where.add(
             "trace_id IN (SELECT id FROM traces FINAL WHERE project_id = "

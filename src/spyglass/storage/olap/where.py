@@ -118,6 +118,11 @@ class Where:
         if values:
             self.add(f"{column} IN {self.param(values, 'Array(String)')}")
 
+    def all_of(self, column: str, values: list[str] | None) -> None:
+        """An array column holding every one of `values` (trace tags)."""
+        if values:
+            self.add(f"hasAll({column}, {self.param(values, 'Array(String)')})")
+
     def time_range(self, column: str, start: int | None, end: int | None) -> None:
         if start is not None:
             self.add(f"{column} >= fromUnixTimestamp64Micro({self.param(start, 'Int64')}, 'UTC')")
