@@ -32,6 +32,7 @@ from rich.console import Console  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 PUBLIC_KEY, SECRET_KEY = "pk-lf-bench", "sk-lf-bench"
+SERVER_CMD = str(REPO / ".venv/bin/spyglass") + " serve --port {port}"  # {port}: a free one, filled in
 MODES = {"otlp": ["--mode", "otlp"], "otlp-gzip": ["--mode", "otlp", "--gzip"], "batch": ["--mode", "batch"]}
 console = Console()
 
@@ -156,7 +157,7 @@ def main() -> int:
     p.add_argument("--modes", default="otlp,batch", help=f"comma list of {', '.join(MODES)}")
     p.add_argument(
         "--server-cmd",
-        default=str(REPO / ".venv/bin/spyglass") + " serve --port {port}",
+        default=SERVER_CMD,
         help="command line; {port} and {python} are substituted",
     )
     p.add_argument("--startup-timeout", type=float, default=120)

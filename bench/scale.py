@@ -932,10 +932,10 @@ def main(argv: list[str] | None = None) -> tuple[int, dict]:
     if not a.start_server:
         rc, result = run(a, console)
     else:
-        from run import PUBLIC_KEY, REPO, SECRET_KEY, Server
+        from run import PUBLIC_KEY, SECRET_KEY, SERVER_CMD, Server
 
         workdir = Path(tempfile.mkdtemp(prefix="spyglass-scale-"))
-        cmd = a.server_cmd or str(REPO / ".venv/bin/spyglass") + " serve --port {port}"
+        cmd = a.server_cmd or SERVER_CMD
         server = Server(cmd, workdir, a.startup_timeout)
         try:
             console.print(f"[dim]server pid {server.proc.pid} on {server.base}, up in {server.startup_s:.1f} s, "

@@ -53,8 +53,7 @@ SUITE_DIR = report.RESULTS_DIR / "suite"
 
 
 def spyglass_server(workdir: Path) -> run.Server:
-    cmd = str(run.REPO / ".venv/bin/spyglass") + " serve --port {port}"
-    return run.Server(cmd, workdir, startup_timeout=120)
+    return run.Server(run.SERVER_CMD, workdir, startup_timeout=120)
 
 
 @contextmanager
@@ -71,7 +70,7 @@ def temp_dir(prefix: str) -> Iterator[Path]:
 
 def spyglass_ingest(mode: str, spans: int) -> dict:
     console.rule(f"[bold]Spyglass · ingest {mode}[/] · {spans:,} spans")
-    options = argparse.Namespace(server_cmd=str(run.REPO / ".venv/bin/spyglass") + " serve --port {port}",
+    options = argparse.Namespace(server_cmd=run.SERVER_CMD,
                                  startup_timeout=120, spans=spans)  # fmt: skip
     with temp_dir(f"spyglass-suite-{mode}-") as workdir:
         _rc, result = run.bench_mode(mode, options, [], workdir)
