@@ -23,10 +23,12 @@ $(SDK5_VENV)/.installed: $(VENV)/.installed
 serve: $(VENV)/.installed
 	$(SPYGLASS) serve
 
-## Layer contracts, the compatibility suite under langfuse 5.x, then the whole suite (langfuse 4.14.3).
+## Layer contracts, the compatibility suite under langfuse 5.x, the compatibility and API suites again on
+## PostgreSQL + Redis + S3 (moto) + chDB, then the whole suite (langfuse 4.14.3).
 test: $(VENV)/.installed $(SDK5_VENV)/.installed
 	$(VENV)/bin/lint-imports
 	SPYGLASS_SERVER_PYTHON=$(abspath $(VENV))/bin/python $(SDK5_VENV)/bin/pytest tests/compat -c pyproject.toml
+	SPYGLASS_TEST_STACK=scaleout $(VENV)/bin/pytest tests/compat tests/integration/api
 	$(VENV)/bin/pytest
 
 lint: $(VENV)/.installed

@@ -41,7 +41,45 @@ class Settings(BaseSettings):
         default=None,
         description="OLAP DSN for clickhouse-connect. Default: embedded chDB at `chdb://<data_dir>/olap`.",
     )
+    clickhouse_user: str | None = Field(default=None, description="ClickHouse server user (overrides the URL's).")
+    clickhouse_password: str | None = Field(
+        default=None, description="ClickHouse server password (overrides the URL's)."
+    )
+    clickhouse_database: str | None = Field(
+        default=None, description="ClickHouse server database; created by `spyglass migrate` when missing."
+    )
+    clickhouse_cluster: str | None = Field(
+        default=None,
+        description="ClickHouse cluster name: tables are created `ON CLUSTER` with Replicated* engines.",
+    )
     olap_pool_size: int = Field(default=4, description="Concurrent OLAP connections (chDB runs one query each).")
+    redis_url: str | None = Field(
+        default=None,
+        description="Redis URL (`redis://…`): the ingestion queue (Streams) and the shared cache. "
+        "Default: an in-process queue in the data dir and an in-memory cache.",
+    )
+    redis_prefix: str = Field(default="spyglass", description="Prefix of every Redis key Spyglass uses.")
+    queue_visibility_timeout_seconds: float = Field(
+        default=60.0,
+        description="Redis queue: a job taken by a worker that neither acks nor retries it within this time "
+        "(the worker died) is delivered to another worker.",
+    )
+    s3_bucket: str | None = Field(
+        default=None, description="S3 bucket for raw ingestion batches. Default: `<data_dir>/blobs`."
+    )
+    s3_endpoint_url: str | None = Field(
+        default=None, description="S3-compatible endpoint (MinIO, R2, …). Default: AWS for the region."
+    )
+    s3_region: str | None = Field(default=None, description="S3 region. Default: boto3's configuration.")
+    s3_access_key_id: str | None = Field(default=None, description="S3 access key. Default: boto3's chain.")
+    s3_secret_access_key: str | None = Field(default=None, description="S3 secret key. Default: boto3's chain.")
+    s3_force_path_style: bool = Field(
+        default=False, description="Address the bucket in the path (`endpoint/bucket/key`), as MinIO needs."
+    )
+    s3_prefix: str = Field(default="", description="Key prefix inside the bucket (e.g. `spyglass/`).")
+    s3_timeout_seconds: float = Field(
+        default=5.0, description="S3 connect/read timeout; past it (after retries) ingestion answers 503."
+    )
     salt: str | None = Field(
         default=None,
         validation_alias=AliasChoices("SPYGLASS_SALT", "SALT"),
@@ -55,6 +93,9 @@ class Settings(BaseSettings):
     )
     max_json_body_bytes: int = Field(default=1_000_000, description="Largest body for other JSON routes.")
     worker_batch_jobs: int = Field(default=16, description="Queue jobs the worker merges into one OLAP write.")
+    worker_concurrency: int = Field(
+        default=1, description="Consumer threads in `spyglass worker` (and in `serve`'s worker with a shared queue)."
+    )
     worker_max_attempts: int = Field(
         default=10,
         description="Attempts per queue job (backoff 0.5 s doubling to 60 s) before it goes to the dead-letter list.",
@@ -65,6 +106,10 @@ class Settings(BaseSettings):
         "(an audit trail, about twice the disk). Off: a body is deleted once its rows are durable in the OLAP store.",
     )
     log_level: str = Field(default="info", description="Log level: debug, info, warning, error.")
+
+    @property
+    def embedded_olap(self) -> bool:
+        return self.clickhouse_url is None or self.clickhouse_url.startswith("chdb://")
 
     @property
     def resolved_database_url(self) -> str:

@@ -45,6 +45,7 @@ class SpyglassServer:
         default_factory=lambda: Keys(f"proj-{uuid.uuid4().hex[:8]}", f"pk-lf-{uuid.uuid4()}", f"sk-lf-{uuid.uuid4()}")
     )
     extra_env: dict[str, str] = field(default_factory=dict)
+    serve_args: list[str] = field(default_factory=list)
     process: subprocess.Popen[bytes] | None = None
     log_path: Path | None = None
 
@@ -68,10 +69,11 @@ class SpyglassServer:
         return env
 
     def start(self, timeout: float = 60.0) -> SpyglassServer:
+        self.data_dir.parent.mkdir(parents=True, exist_ok=True)
         self.log_path = self.data_dir.parent / f"server-{self.port}.log"
         log = open(self.log_path, "ab")  # noqa: SIM115 - owned by the child process
         self.process = subprocess.Popen(
-            [SERVER_PYTHON, "-m", "spyglass", "serve", "--port", str(self.port)],
+            [SERVER_PYTHON, "-m", "spyglass", "serve", "--port", str(self.port), *self.serve_args],
             env=self.env(), stdout=log, stderr=subprocess.STDOUT,
         )
         deadline = time.monotonic() + timeout

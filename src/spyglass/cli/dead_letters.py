@@ -8,7 +8,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from spyglass.bootstrap import DataDirLocked, lock_data_dir, open_queue
+from spyglass.bootstrap import StartupError, lock_data_dir, open_queue
+from spyglass.cli.output import exit_with
 from spyglass.settings import Settings
 
 dead_letters_app = typer.Typer(
@@ -16,13 +17,16 @@ dead_letters_app = typer.Typer(
     no_args_is_help=True,
 )
 _out = Console()
-_err = Console(stderr=True)
 
 
 @dead_letters_app.command("list")
 def list_dead() -> None:
     """Show the dead-lettered jobs with the error that parked them."""
-    dead = open_queue(Settings()).list_dead()
+    try:
+        queue = open_queue(Settings())
+    except StartupError as exc:
+        raise exit_with(exc) from None
+    dead = queue.list_dead()
     if not dead:
         _out.print("No dead letters: every accepted job was processed.")
         return
@@ -37,19 +41,23 @@ def list_dead() -> None:
 
 @dead_letters_app.command("replay")
 def replay() -> None:
-    """Put every dead-lettered job back on the queue; the next `spyglass serve` processes them.
+    """Put every dead-lettered job back on the queue, after fixing what made them fail.
 
-    Run it with the server stopped, after fixing what made the jobs fail. Replays are safe:
+    With the embedded queue, run it with the server stopped; the next `spyglass serve`
+    processes them. With Redis, running workers pick them up at once. Replays are safe:
     ingestion is idempotent, so a job that half-succeeded before is not duplicated.
     """
     settings = Settings()
     try:
-        lock = lock_data_dir(settings.data_dir)
-    except DataDirLocked as exc:
-        _err.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(code=2) from None
+        lock = None if settings.redis_url else lock_data_dir(settings.data_dir)
+        queue = open_queue(settings)
+    except StartupError as exc:
+        raise exit_with(exc) from None
     try:
-        moved = open_queue(settings).requeue_dead()
+        moved = queue.requeue_dead()
     finally:
-        lock.close()
-    _out.print(f"{moved} job(s) back on the queue." + (" Start `spyglass serve` to process them." if moved else ""))
+        queue.close()
+        if lock is not None:
+            lock.close()
+    hint = " Start `spyglass serve` to process them." if moved and lock is not None else ""
+    _out.print(f"{moved} job(s) back on the queue.{hint}")

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-import logging
 import signal
 import sys
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.logging import RichHandler
 
 from spyglass import __version__
 from spyglass.cli.dead_letters import dead_letters_app
+from spyglass.cli.output import configure_logging, exit_with
+from spyglass.cli.output import err as console
 from spyglass.cli.projects import projects_app
+from spyglass.cli.status import status
+from spyglass.cli.worker import worker
 from spyglass.settings import Settings
 
 app = typer.Typer(
@@ -21,47 +22,50 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
-console = Console(stderr=True)
 
 app.add_typer(projects_app, name="projects")
 app.add_typer(dead_letters_app, name="dead-letters")
-
-
-def _configure_logging(level: str) -> None:
-    logging.basicConfig(
-        level=level.upper(), format="%(name)s: %(message)s", datefmt="[%X]",
-        handlers=[RichHandler(console=console, show_path=False, rich_tracebacks=True)],
-    )
+app.command()(worker)
+app.command()(status)
 
 
 @app.command()
 def serve(
     host: Annotated[str | None, typer.Option(help="Address to bind (default 127.0.0.1, or SPYGLASS_HOST).")] = None,
     port: Annotated[int | None, typer.Option(help="Port to listen on (default 3000, or SPYGLASS_PORT).")] = None,
+    no_worker: Annotated[
+        bool,
+        typer.Option("--no-worker", help="Accept ingestion and serve the API, but leave the queue to "
+                     "`spyglass worker` processes (or to the one `serve` that owns embedded chDB). Needs "
+                     "PostgreSQL, Redis and S3; see the README's Deploying section."),
+    ] = False,
 ) -> None:
-    """Run the whole platform in one process: API, OTLP receiver and ingestion worker.
+    """Run the platform: API, OTLP receiver and (unless --no-worker) the ingestion worker.
 
-    Data lives under SPYGLASS_DATA_DIR (default ./spyglass-data): SQLite, embedded
-    ClickHouse (chDB), raw event blobs and the durable ingestion queue. LANGFUSE_INIT_*
-    variables provision an organisation, project and API keys on start.
+    With no configuration everything is embedded under SPYGLASS_DATA_DIR (default
+    ./spyglass-data): SQLite, ClickHouse (chDB), raw event blobs and the durable queue.
+    Set SPYGLASS_DATABASE_URL, SPYGLASS_REDIS_URL, SPYGLASS_S3_BUCKET and
+    SPYGLASS_CLICKHOUSE_URL to run on shared engines. LANGFUSE_INIT_* variables
+    provision an organisation, project and API keys on start.
     """
     import uvicorn
 
-    from spyglass.bootstrap import DataDirLocked, build_platform
+    from spyglass.bootstrap import StartupError, build_platform
     from spyglass.web.app import create_app
 
     settings = Settings()
-    _configure_logging(settings.log_level)
+    configure_logging(settings.log_level)
     try:
-        platform = build_platform(settings)
-    except DataDirLocked as exc:
-        console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(code=2) from None
+        platform = build_platform(settings, "api" if no_worker else "all")
+    except StartupError as exc:
+        raise exit_with(exc) from None
+    assert platform.services is not None
     application = create_app(platform.services, on_startup=platform.start, on_shutdown=platform.stop)
     bind_host, bind_port = host or settings.host, port or settings.port
-    console.print(f"Spyglass {__version__} listening on [bold]http://{bind_host}:{bind_port}[/bold]")
+    role = " (ingest and API only; no worker)" if no_worker else ""
+    console.print(f"Spyglass {__version__} listening on [bold]http://{bind_host}:{bind_port}[/bold]{role}")
     # uvicorn drains and shuts down on SIGTERM/SIGINT, then re-raises the signal through the
-    # previous handler: make that a clean exit, since the queue was drained by then.
+    # previous handler: make that a clean exit, since the worker stopped by then.
     for stop_signal in (signal.SIGTERM, signal.SIGINT):
         signal.signal(stop_signal, _exit_cleanly)
     uvicorn.run(application, host=bind_host, port=bind_port, log_level=settings.log_level, access_log=False,
@@ -69,7 +73,7 @@ def serve(
 
 
 def _exit_cleanly(signum: int, frame: object) -> None:
-    console.print(f"Spyglass stopped ({signal.Signals(signum).name}); the ingestion queue was drained.")
+    console.print(f"Spyglass stopped ({signal.Signals(signum).name}).")
     sys.exit(0)
 
 
@@ -77,21 +81,24 @@ def _exit_cleanly(signum: int, frame: object) -> None:
 def migrate() -> None:
     """Apply database migrations (SQLite/PostgreSQL and ClickHouse) and exit.
 
-    `serve` migrates on start too; run this to upgrade ahead of time. It needs the data
-    directory to itself, so stop a running `serve` first.
+    `serve` migrates on start too; run this to upgrade ahead of time, e.g. once per
+    deploy before starting new `serve`/`worker` processes. On shared engines several
+    processes may run it at once (a PostgreSQL advisory lock serialises them). With
+    embedded chDB it needs the data directory to itself: stop a running `serve` first.
     """
-    from spyglass.bootstrap import DataDirLocked, lock_data_dir, migrate_all
+    from spyglass.bootstrap import StartupError, check_topology, lock_data_dir, migrate_all
 
     settings = Settings()
-    _configure_logging(settings.log_level)
+    configure_logging(settings.log_level)
     try:
-        lock = lock_data_dir(settings.data_dir)
-    except DataDirLocked as exc:
-        console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(code=2) from None
-    with console.status("Applying migrations…"):
-        applied = migrate_all(settings)
-    lock.close()
+        check_topology(settings, "all")
+        lock = lock_data_dir(settings.data_dir) if settings.embedded_olap else None
+        with console.status("Applying migrations…"):
+            applied = migrate_all(settings)
+    except StartupError as exc:
+        raise exit_with(exc) from None
+    if lock is not None:
+        lock.close()
     console.print(f"OLAP migrations applied: {', '.join(applied) if applied else 'none (up to date)'}")
     console.print("OLTP schema: at head")
 

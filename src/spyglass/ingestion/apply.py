@@ -65,6 +65,8 @@ class RecordCache:
             return record
 
     def put(self, key: Key, record: Record) -> None:
+        if not self._size:
+            return
         with self._lock:
             self._items[key] = record
             self._items.move_to_end(key)
@@ -78,13 +80,20 @@ class RecordCache:
 
 class JobApplier:
     def __init__(
-        self, blobs: BlobStore, records: RecordStore, clock: Callable[[], int], *, keep_raw_events: bool = False
+        self,
+        blobs: BlobStore,
+        records: RecordStore,
+        clock: Callable[[], int],
+        *,
+        keep_raw_events: bool = False,
+        sole_writer: bool = True,
     ) -> None:
         self.blobs = blobs
         self.records = records
         self.clock = clock
         self.keep_raw_events = keep_raw_events
-        self.cache = RecordCache()
+        # Another writer's update would not be in our cache: with several, always read the store.
+        self.cache = RecordCache(_CACHE_SIZE if sole_writer else 0)
         self._last_ts = 0
 
     def _version(self) -> int:
@@ -142,7 +151,7 @@ class JobApplier:
             if job.blob_key:
                 try:
                     self.blobs.delete(job.blob_key)
-                except OSError:  # a stray file is harmless; the job is done either way
+                except Exception:  # noqa: BLE001 - a stray blob is harmless; the job is done either way
                     log.warning("could not delete applied input %s", job.blob_key, exc_info=True)
 
     def _load_patches(self, job: IngestJob) -> list[tuple[EntityKind, Patch, bool]]:

@@ -1,8 +1,9 @@
 """Organizations, projects and API keys: request authentication and provisioning.
 
-`authenticate` runs on every API request, so successful lookups are cached in memory
-for a short time. The cache is per process: after a key is deleted, other processes
-(scale-out mode) keep accepting it for at most `AUTH_CACHE_TTL_SECONDS`.
+`authenticate` runs on every API request, so successful lookups are cached for a short
+time in the cache port: in memory when embedded, in Redis when several processes share
+a deployment. A deleted key leaves a revocation mark in the same cache, so with Redis
+every process refuses it at once; in memory only this process can see the mark.
 """
 
 from __future__ import annotations
@@ -12,11 +13,12 @@ import hmac
 import logging
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
+
+import orjson
 
 from spyglass.auth.api_keys import (
     INVALID_CREDENTIALS,
@@ -29,6 +31,8 @@ from spyglass.auth.passwords import hash_password
 from spyglass.domain.access import ProjectScope
 from spyglass.domain.errors import Conflict, InvalidInput, NotFound, Unauthorized, Unavailable
 from spyglass.domain.projects import ApiKey, Organization, Project, ProjectInfo
+from spyglass.storage.cache.base import Cache
+from spyglass.storage.cache.memory import MemoryCache
 from spyglass.storage.oltp.store import OltpStore, UnitOfWork
 
 if TYPE_CHECKING:
@@ -66,19 +70,13 @@ class CreatedApiKey:
     secret_key: str
 
 
-@dataclass(frozen=True, slots=True)
-class _CacheEntry:
-    scope: ProjectScope
-    key_id: str
-    expires: float
-
-
 class ProjectService:
     def __init__(
         self,
         store: OltpStore,
         salt: str,
         *,
+        cache: Cache | None = None,
         clock: Callable[[], float] = time.monotonic,
         cache_ttl: float = AUTH_CACHE_TTL_SECONDS,
         cache_max_entries: int = AUTH_CACHE_MAX_ENTRIES,
@@ -88,34 +86,25 @@ class ProjectService:
         self._clock = clock
         self._cache_ttl = cache_ttl
         self._cache_max = cache_max_entries
-        # sha256(Authorization header) → entry. Only successes are cached, so unknown
-        # keys cannot grow it; the LRU bound caps it even under many valid keys.
-        self._auth_cache: OrderedDict[str, _CacheEntry] = OrderedDict()
+        # Only successes are cached, so unknown keys cannot grow the cache.
+        self._cache: Cache = cache if cache is not None else MemoryCache(cache_max_entries, clock)
         self._last_touched: dict[str, float] = {}
-        # authenticate() is called from the web threadpool and the event loop alike.
-        self._lock = threading.Lock()
-        # Bumped whenever keys are forgotten; see authenticate().
-        self._generation = 0
+        self._lock = threading.Lock()  # authenticate() runs on the threadpool and the event loop alike
 
     # -- authentication -------------------------------------------------------------
 
     def authenticate(self, authorization: str | None) -> ProjectScope:
         """Resolve an `Authorization` header to the project it grants, or raise `Unauthorized`."""
         credentials = parse_authorization(authorization)
-        cache_key = hashlib.sha256((authorization or "").encode("utf-8")).hexdigest()
-        now = self._clock()
-        with self._lock:
-            generation = self._generation
-            entry = self._auth_cache.get(cache_key)
-            if entry is not None and entry.expires > now:
-                self._auth_cache.move_to_end(cache_key)
-                touch = self._claim_touch(entry.key_id, now)
-            else:
-                entry = None
-        if entry is not None:
-            if touch:
-                self._touch(entry.key_id)
-            return entry.scope
+        # Keyed by a digest of the whole header: a hit proves the same secret was checked before.
+        entry_key = "auth:" + hashlib.sha256((authorization or "").encode("utf-8")).hexdigest()
+        revoked_key = "auth-revoked:" + credentials.public_key
+        cached, revoked = self._cache.get_many([entry_key, revoked_key])
+        if cached is not None and revoked is None:
+            entry = orjson.loads(cached)
+            self._touch_if_due(entry["keyId"])
+            return ProjectScope(project_id=entry["projectId"], public_key=credentials.public_key,
+                                access_level=credentials.access_level)
 
         with self._store.session() as uow:
             key = uow.api_keys.find_usable(credentials.public_key)
@@ -128,20 +117,20 @@ class ProjectService:
         if key.expires_at is not None and key.expires_at <= datetime.now(UTC):
             raise Unauthorized(INVALID_CREDENTIALS)
 
-        scope = ProjectScope(
-            project_id=key.project_id, public_key=key.public_key, access_level=credentials.access_level
-        )
+        # While a revocation mark lives, a read that raced the deletion is not cached.
+        if revoked is None:
+            ttl = self._cache_ttl
+            if key.expires_at is not None:
+                ttl = min(ttl, (key.expires_at - datetime.now(UTC)).total_seconds())
+            self._cache.set(entry_key, orjson.dumps({"projectId": key.project_id, "keyId": key.id}), ttl)
+        self._touch_if_due(key.id)
+        return ProjectScope(project_id=key.project_id, public_key=key.public_key, access_level=credentials.access_level)
+
+    def _touch_if_due(self, key_id: str) -> None:
         with self._lock:
-            # A key deleted while we were reading it must not be cached from that read.
-            if generation == self._generation:
-                self._auth_cache[cache_key] = _CacheEntry(scope, key.id, now + self._cache_ttl)
-                self._auth_cache.move_to_end(cache_key)
-                while len(self._auth_cache) > self._cache_max:
-                    self._auth_cache.popitem(last=False)
-            touch = self._claim_touch(key.id, now)
-        if touch:
-            self._touch(key.id)
-        return scope
+            due = self._claim_touch(key_id, self._clock())
+        if due:
+            self._touch(key_id)
 
     def _claim_touch(self, key_id: str, now: float) -> bool:
         """Whether this request should write last_used_at (once per interval per key).
@@ -166,16 +155,10 @@ class ProjectService:
             # Bookkeeping only: a busy database must not fail the request it belongs to.
             log.warning("could not record API key use: %s", error.message)
 
-    def _forget_keys(self, key_ids: set[str]) -> None:
-        if not key_ids:
-            return
-        with self._lock:
-            self._generation += 1
-            stale = [k for k, entry in self._auth_cache.items() if entry.key_id in key_ids]
-            for cache_key in stale:
-                del self._auth_cache[cache_key]
-            for key_id in key_ids:
-                self._last_touched.pop(key_id, None)
+    def _forget_keys(self, public_keys: set[str]) -> None:
+        # Twice the entry TTL: an entry cached by a read that raced the deletion expires first.
+        for public_key in public_keys:
+            self._cache.set("auth-revoked:" + public_key, b"1", 2 * self._cache_ttl)
 
     # -- projects -------------------------------------------------------------------
 
@@ -247,7 +230,7 @@ class ProjectService:
             if key is None or key.project_id != project_id:
                 raise NotFound(f"API key {api_key_id} not found within authorized project")
             uow.api_keys.delete(api_key_id)
-        self._forget_keys({api_key_id})
+        self._forget_keys({key.public_key})
 
     def _resolve_key_pair(self, public_key: str | None, secret_key: str | None) -> tuple[str, str]:
         if public_key is None and secret_key is None:
@@ -335,7 +318,7 @@ class ProjectService:
                 init.project_id,
             )
             uow.api_keys.delete(existing.id)
-            moved_keys.add(existing.id)
+            moved_keys.add(existing.public_key)
         self._insert_key(uow, init.project_id, public_key, secret_key, PROVISIONED_KEY_NOTE)
 
     def _init_user(self, uow: UnitOfWork, init: HeadlessInit) -> None:

@@ -45,12 +45,17 @@ class Worker:
         self._done_lock = threading.Lock()
         self._trim_heap = HeapTrimmer()
 
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="spyglass-worker", daemon=True)
+    def start(self, name: str = "spyglass-worker") -> None:
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
 
     def stop(self, drain_timeout: float = 30.0) -> None:
-        """Process everything already ready (up to `drain_timeout`), then stop."""
+        """Process everything already ready (up to `drain_timeout`), then stop.
+
+        The write under way is always finished and acked. A worker on a shared queue passes
+        0: it leaves what is waiting to the other workers instead of racing the producers.
+        The queue stays open (other consumers may share it); its owner closes it.
+        """
         deadline = time.monotonic() + drain_timeout
         while time.monotonic() < deadline:
             stats = self.queue.stats()
@@ -58,9 +63,8 @@ class Worker:
                 break
             time.sleep(0.05)
         self._stop.set()
-        self.queue.close()
         if self._thread is not None:
-            self._thread.join(timeout=10)
+            self._thread.join(timeout=30)
 
     def wait_for(self, job_id: str, timeout: float) -> bool:
         """Block until the job was applied (or dead-lettered); False on timeout."""
@@ -83,29 +87,38 @@ class Worker:
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="spyglass-writer") as writer:
             in_flight: InFlight | None = None
             while not self._stop.is_set():
-                jobs = self.queue.take(self.batch_jobs, timeout=0.2 if in_flight is None else 0.0)
-                decoded = self._decode(jobs)
-                if not decoded:
-                    in_flight = self._settle(in_flight)
-                    continue
-                if any(j.kind.startswith("delete") for _, j in decoded):
-                    in_flight = self._settle(in_flight)
-                    self.process_decoded(decoded)
-                    continue
-                started = time.perf_counter()
                 try:
-                    plan = self.applier.prepare([j for _, j in decoded])
-                except Exception:  # noqa: BLE001 - fall back to one job at a time
-                    in_flight = self._settle(in_flight)
-                    self.process_decoded(decoded)
-                    continue
-                if self._settle(in_flight, failed_next=decoded) is not None:
+                    in_flight = self._step(writer, in_flight)
+                except Exception:  # noqa: BLE001 - a shared queue can be briefly unreachable
+                    # Un-acked jobs are redelivered (after the visibility timeout), so the only
+                    # safe reaction is to wait and go on; dying would stop ingestion for good.
+                    log.warning("worker could not reach the queue; retrying in 1 s", exc_info=True)
                     in_flight = None
-                    continue
-                merged_s = time.perf_counter() - started
-                in_flight = (writer.submit(self._commit, plan, len(decoded), merged_s), decoded)
-                del plan  # owned by the write from here on, freed when it finishes
+                    self._stop.wait(1.0)
             self._settle(in_flight)
+
+    def _step(self, writer: ThreadPoolExecutor, in_flight: InFlight | None) -> InFlight | None:
+        """Take the next batch, settle the write under way, start the next; returns what is in flight."""
+        jobs = self.queue.take(self.batch_jobs, timeout=0.2 if in_flight is None else 0.0)
+        decoded = self._decode(jobs)
+        if not decoded:
+            self._settle(in_flight)
+            return None
+        if any(j.kind.startswith("delete") for _, j in decoded):
+            self._settle(in_flight)
+            self.process_decoded(decoded)
+            return None
+        started = time.perf_counter()
+        try:
+            plan = self.applier.prepare([j for _, j in decoded])
+        except Exception:  # noqa: BLE001 - fall back to one job at a time
+            self._settle(in_flight)
+            self.process_decoded(decoded)
+            return None
+        if self._settle(in_flight, failed_next=decoded) is not None:
+            return None
+        merged_s = time.perf_counter() - started
+        return writer.submit(self._commit, plan, len(decoded), merged_s), decoded
 
     def _commit(self, plan: WritePlan, jobs: int, merged_s: float) -> None:
         started = time.perf_counter()

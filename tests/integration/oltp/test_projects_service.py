@@ -13,6 +13,7 @@ from spyglass.domain.access import ProjectScope
 from spyglass.domain.errors import Conflict, InvalidInput, NotFound, Unauthorized
 from spyglass.services.projects import ProjectService
 from spyglass.settings import HeadlessInit
+from spyglass.storage.cache.memory import MemoryCache
 from spyglass.storage.oltp.store import OltpStore
 
 SALT = "test-salt"
@@ -162,18 +163,19 @@ def test_cache_serves_within_ttl_and_rereads_after(service, store, clock):
 
 
 def test_cache_is_bounded(store, clock):
-    service = ProjectService(store, SALT, clock=clock, cache_max_entries=2)
+    cache = MemoryCache(max_entries=2, clock=clock)
+    service = ProjectService(store, SALT, clock=clock, cache=cache)
     headers = []
     for i in range(3):
         created = service.create_project(project_name=f"p{i}")
         headers.append(basic(created.public_key, created.secret_key))
     for header in headers:
         service.authenticate(header)
-    assert len(service._auth_cache) == 2
+    assert len(cache) == 2
     for _ in range(5):
         with pytest.raises(Unauthorized):
             service.authenticate(basic("pk-lf-nope", "sk"))
-    assert len(service._auth_cache) == 2
+    assert len(cache) == 2
 
 
 def test_last_used_at_is_written_at_most_once_per_minute(service, clock):

@@ -5,25 +5,15 @@ from __future__ import annotations
 
 import signal
 import subprocess
-import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 import pytest
-from tests.integration.api.builders import (
-    INGESTION,
-    list_all,
-    observation,
-    score_create,
-    trace_create,
-    uid,
-)
-from tests.support.server import SERVER_PYTHON, SpyglassServer, free_port, wait_until
-
-RECOVERY_TIMEOUT = 120.0
+from tests.integration.api.builders import INGESTION
+from tests.support.ledger import Ledger, assert_everything_acknowledged_is_there_once, stream
+from tests.support.server import SERVER_PYTHON, SpyglassServer, free_port
 
 
 @pytest.fixture
@@ -33,111 +23,24 @@ def fresh(tmp_path: Path) -> Iterator[SpyglassServer]:
     instance.stop()
 
 
-@dataclass
-class Ledger:
-    """What the writers sent and what the server acknowledged (per-event 201 in a 207)."""
-
-    user_id: str = field(default_factory=lambda: f"crash-{uid()}")
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    sent: dict[str, set[str]] = field(default_factory=lambda: {"trace": set(), "observation": set(), "score": set()})
-    acked: dict[str, set[str]] = field(default_factory=lambda: {"trace": set(), "observation": set(), "score": set()})
-    batches_acked: int = 0
-
-    def batch(self) -> tuple[list[dict], dict[str, list[str]]]:
-        trace_id, span_id, gen_id, score_id = uid(), uid(), uid(), uid()
-        events = [trace_create(trace_id, name="crash", userId=self.user_id),
-                  observation("span-create", span_id, trace_id, name="s"),
-                  observation("generation-create", gen_id, trace_id, parentObservationId=span_id, model="m"),
-                  score_create(score_id, "crash-score", 1.0, traceId=trace_id)]
-        return events, {"trace": [trace_id], "observation": [span_id, gen_id], "score": [score_id]}
-
-    def record(self, target: dict[str, set[str]], entities: dict[str, list[str]]) -> None:
-        with self.lock:
-            for kind, values in entities.items():
-                target[kind].update(values)
-
-
-def _writer(server: SpyglassServer, ledger: Ledger, stop: threading.Event) -> None:
-    with httpx.Client(base_url=server.base_url, auth=server.keys.auth, timeout=10) as client:
-        while not stop.is_set():
-            events, entities = ledger.batch()
-            ledger.record(ledger.sent, entities)
-            try:
-                response = client.post(INGESTION, json={"batch": events})
-            except httpx.HTTPError:
-                if stop.wait(0.05):
-                    return
-                continue
-            if response.status_code != 207:
-                continue
-            body = response.json()
-            if body["errors"] == [] and [s["id"] for s in body["successes"]] == [e["id"] for e in events]:
-                ledger.record(ledger.acked, entities)
-                with ledger.lock:
-                    ledger.batches_acked += 1
-
-
-def _stream(server: SpyglassServer, ledger: Ledger, seconds: float, interrupt) -> None:  # noqa: ANN001
-    """Four writers for `seconds`, then `interrupt()` while they are still sending."""
-    stop = threading.Event()
-    threads = [threading.Thread(target=_writer, args=(server, ledger, stop)) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    try:
-        time.sleep(seconds)  # the load duration itself, not a wait for a condition
-        interrupt()
-    finally:
-        stop.set()
-        for thread in threads:
-            thread.join(30)
-
-
-def _assert_everything_acknowledged_is_there_once(server: SpyglassServer, ledger: Ledger) -> None:
-    acked, sent = ledger.acked, ledger.sent
-    assert ledger.batches_acked > 0 and len(acked["trace"]) == ledger.batches_acked
-    with server.client() as client:
-        def total(path: str) -> int:
-            response = client.get(path, params={"userId": ledger.user_id, "limit": 1})
-            return response.json()["meta"]["totalItems"] if response.status_code == 200 else -1
-
-        wait_until(lambda: total("/api/public/traces") >= len(acked["trace"])
-                   and total("/api/public/observations") >= len(acked["observation"])
-                   and total("/api/public/scores") >= len(acked["score"]), RECOVERY_TIMEOUT, 0.25)
-        for path, kind in (("/api/public/traces", "trace"), ("/api/public/observations", "observation"),
-                           ("/api/public/scores", "score")):
-            rows, meta = list_all(client, path, userId=ledger.user_id)
-            listed = [row["id"] for row in rows]
-            assert len(listed) == len(set(listed)), f"duplicate {kind}s listed"
-            assert meta["totalItems"] == len(listed)
-            missing = acked[kind] - set(listed)
-            assert not missing, f"{len(missing)} acknowledged {kind}s lost, e.g. {sorted(missing)[:3]}"
-            assert set(listed) <= sent[kind], f"{kind}s that were never sent"
-        # Spot-check full reads by id: the trace with its two observations and its score.
-        for trace_id in sorted(acked["trace"])[:25]:
-            trace = client.get(f"/api/public/traces/{trace_id}").json()
-            assert len(trace["observations"]) == 2 and len(trace["scores"]) == 1, trace
-            assert {o["id"] for o in trace["observations"]} <= acked["observation"]
-            assert trace["scores"][0]["id"] in acked["score"]
-
-
 def test_sigkill_mid_stream_loses_nothing_acknowledged(fresh: SpyglassServer) -> None:
     ledger = Ledger()
-    _stream(fresh, ledger, 5.0, fresh.kill)
+    stream(fresh, ledger, 5.0, fresh.kill)
     assert fresh.process is None
     fresh.start()
-    _assert_everything_acknowledged_is_there_once(fresh, ledger)
+    assert_everything_acknowledged_is_there_once(fresh, ledger)
     # And the restarted server takes new writes.
     second = Ledger()
-    _stream(fresh, second, 1.0, lambda: None)
-    _assert_everything_acknowledged_is_there_once(fresh, second)
+    stream(fresh, second, 1.0, lambda: None)
+    assert_everything_acknowledged_is_there_once(fresh, second)
 
 
 def test_repeated_sigkill(fresh: SpyglassServer) -> None:
     ledger = Ledger()
     for _ in range(3):
-        _stream(fresh, ledger, 1.5, fresh.kill)
+        stream(fresh, ledger, 1.5, fresh.kill)
         fresh.start()
-    _assert_everything_acknowledged_is_there_once(fresh, ledger)
+    assert_everything_acknowledged_is_there_once(fresh, ledger)
 
 
 def test_sigterm_right_after_ingest_is_clean_and_durable(fresh: SpyglassServer) -> None:
@@ -152,16 +55,16 @@ def test_sigterm_right_after_ingest_is_clean_and_durable(fresh: SpyglassServer) 
             ledger.batches_acked += 1
     code = fresh.stop(signal.SIGTERM)
     fresh.start()
-    _assert_everything_acknowledged_is_there_once(fresh, ledger)
+    assert_everything_acknowledged_is_there_once(fresh, ledger)
     assert code == 0, f"graceful shutdown on SIGTERM should exit 0, got {code}"
 
 
 def test_sigterm_during_load_exits_zero(fresh: SpyglassServer) -> None:
     ledger = Ledger()
     codes: list[int | None] = []
-    _stream(fresh, ledger, 2.0, lambda: codes.append(fresh.stop(signal.SIGTERM)))
+    stream(fresh, ledger, 2.0, lambda: codes.append(fresh.stop(signal.SIGTERM)))
     fresh.start()
-    _assert_everything_acknowledged_is_there_once(fresh, ledger)
+    assert_everything_acknowledged_is_there_once(fresh, ledger)
     assert codes == [0], f"graceful shutdown on SIGTERM should exit 0, got {codes}"
 
 

@@ -3,7 +3,8 @@
 chDB runs one query at a time per connection, so a small pool of clients lets a slow
 aggregate and a point read proceed side by side. Results come back as JSONEachRow and
 are parsed with orjson; inserts go out as JSONEachRow too: the same statements and
-formats work on chDB and on a ClickHouse server.
+formats work on chDB and on a ClickHouse server. What does differ (client settings,
+credentials, cluster DDL) lives in `dialect`.
 """
 
 from __future__ import annotations
@@ -16,19 +17,18 @@ from typing import Any
 import clickhouse_connect
 import orjson
 
-# 64-bit integers as JSON numbers (not strings) so usage maps decode to ints. Set once per
-# client: per-call settings cost chDB a snapshot, SETs and a restore around every query
-# (measured: SELECT 1 takes 4.7 ms that way, 0.8 ms without).
-_SESSION_SETTINGS = {"output_format_json_quote_64bit_integers": 0, "output_format_json_quote_decimals": 0}
+from spyglass.storage.olap.dialect import ServerOptions, client_kwargs, is_embedded
 
 
 class OlapClient:
-    def __init__(self, dsn: str, pool_size: int = 4) -> None:
+    def __init__(self, dsn: str, pool_size: int = 4, options: ServerOptions | None = None) -> None:
         self.dsn = dsn
-        self.embedded = dsn.startswith("chdb://")
+        self.options = options or ServerOptions()
+        self.embedded = is_embedded(dsn)
+        self.cluster = self.options.cluster  # migrations render their DDL for it
         self._pool: queue.LifoQueue[Any] = queue.LifoQueue()
         self._clients = [
-            clickhouse_connect.get_client(dsn=dsn, settings=_SESSION_SETTINGS) for _ in range(max(pool_size, 1))
+            clickhouse_connect.get_client(**client_kwargs(dsn, self.options)) for _ in range(max(pool_size, 1))
         ]
         for client in self._clients:
             self._pool.put(client)

@@ -35,9 +35,12 @@ log = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
-# Arbitrary constant: the PostgreSQL advisory lock that serialises concurrent
-# `migrate()` calls from several `serve`/`worker` processes starting together.
+# Arbitrary constants: PostgreSQL advisory locks that serialise concurrent migrations
+# from several processes starting together. The platform lock also covers the OLAP
+# migrations (ClickHouse has no locks of its own); it must differ from the Alembic one,
+# which another connection of the same process takes while the platform lock is held.
 _MIGRATION_LOCK_ID = 0x5B7_61A55
+_PLATFORM_MIGRATION_LOCK_ID = 0x5B7_61A56
 
 
 class UnitOfWork:
@@ -103,6 +106,26 @@ class OltpStore:
 
     def close(self) -> None:
         self.engine.dispose()
+
+    def ping(self) -> None:
+        """Raise `Unavailable` unless the database answers."""
+        with self.session() as uow:
+            uow.session.execute(sa.text("SELECT 1"))
+
+    @contextmanager
+    def migration_lock(self) -> Iterator[None]:
+        """Held while this process migrates every store; a no-op on SQLite (one machine, data-dir lock)."""
+        if self.engine.dialect.name != "postgresql":
+            yield
+            return
+        with self.engine.connect() as connection:
+            connection.execute(sa.text("SELECT pg_advisory_lock(:id)"), {"id": _PLATFORM_MIGRATION_LOCK_ID})
+            connection.commit()
+            try:
+                yield
+            finally:
+                connection.execute(sa.text("SELECT pg_advisory_unlock(:id)"), {"id": _PLATFORM_MIGRATION_LOCK_ID})
+                connection.commit()
 
     @contextmanager
     def session(self) -> Iterator[UnitOfWork]:

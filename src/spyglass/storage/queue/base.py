@@ -54,5 +54,8 @@ class JobQueue(Protocol):
 
     def stats(self) -> QueueStats: ...
 
+    def contains(self, job_id: str) -> bool:
+        """Whether the job is still waiting, in flight or delayed (not yet acked or dead-lettered)."""
+
     def close(self) -> None:
         """Wake every waiting `take` so consumers can stop."""

@@ -37,6 +37,17 @@ class LocalJobQueue:
         self._seq = itertools.count()
         self._recover()
 
+    @staticmethod
+    def inspect(root: Path) -> QueueStats:
+        """Figures read from the files alone, beside a running server (taken jobs count as waiting)."""
+        jobs = [path.stat().st_mtime for path in (root / "pending").glob("*.job")]
+        return QueueStats(
+            depth=len(jobs),
+            in_flight=0,
+            oldest_age_seconds=max(time.time() - min(jobs), 0.0) if jobs else None,
+            dead=sum(1 for _ in (root / "dead").glob("*.json")),
+        )
+
     def _recover(self) -> None:
         for path in sorted(self._pending_dir.glob("*.job")):
             self._ready.append(Job(id=path.stem, payload=path.read_bytes(), enqueued_at=path.stat().st_mtime))
@@ -135,6 +146,12 @@ class LocalJobQueue:
                 oldest_age_seconds=None if oldest is None else max(time.time() - oldest, 0.0),
                 dead=sum(1 for _ in self._dead_dir.glob("*.json")),
             )
+
+    def contains(self, job_id: str) -> bool:
+        # A job's pending file lives from `put` until its ack or dead-letter, retries included.
+        if not job_id or Path(job_id).name != job_id:
+            return False
+        return (self._pending_dir / f"{job_id}.job").exists()
 
     def close(self) -> None:
         with self._cond:

@@ -18,7 +18,12 @@ def health(services: ServicesDep, request: Request) -> Response:
         return json_response({"status": "Database not available", "version": services.version}, 503)
     if params.get("failIfNoRecentEvents") == "true" and not services.tracing.has_recent_events():
         return json_response({"status": "No recent events in the last 3 minutes", "version": services.version}, 503)
-    return json_response({"status": "OK", "version": services.version})
+    # Spyglass extension: the ingestion queue, so a load balancer's probe shows a backlog.
+    try:
+        queue = services.status()["queue"]
+    except Exception:  # noqa: BLE001 - liveness must answer even when the queue's store is down
+        queue = None
+    return json_response({"status": "OK", "version": services.version, "queue": queue})
 
 
 @router.get("/api/public/ready")

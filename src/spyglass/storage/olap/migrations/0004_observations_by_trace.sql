@@ -49,5 +49,7 @@ ORDER BY (project_id, toDate(start_time), trace_id, id)
 SETTINGS fsync_after_insert = 1, fsync_part_directory = 1;
 TRUNCATE TABLE observations_by_trace;
 INSERT INTO observations_by_trace SELECT * FROM observations;
+-- Left over only by a crash between the RENAME and the DROP; `observations` is complete then.
+DROP TABLE IF EXISTS observations_by_id;
 RENAME TABLE observations TO observations_by_id, observations_by_trace TO observations;
 DROP TABLE observations_by_id
