@@ -82,3 +82,43 @@ def test_only_applied_jobs_release_their_input(tmp_path) -> None:
     run_until_idle(Worker(queue, applier, max_attempts=2, backoff=lambda attempt: 0.01), queue)
     assert sorted(applier.released) == ["a", "b"]
     assert sorted(d.error.split(":")[0] for d in queue.list_dead()) == ["RuntimeError", "blob is not a stored batch"]
+
+
+class UnreliableQueue(LocalJobQueue):
+    """A shared queue's outage: `take` and `ack` fail for a while, then the store is back."""
+
+    def __init__(self, root, failures: int) -> None:  # noqa: ANN001
+        super().__init__(root)
+        self.failures = failures
+
+    def _maybe_fail(self) -> None:
+        if self.failures > 0:
+            self.failures -= 1
+            raise ConnectionError("queue unreachable")
+
+    def take(self, max_items: int, timeout: float):  # noqa: ANN201
+        self._maybe_fail()
+        return super().take(max_items, timeout)
+
+    def ack(self, jobs) -> None:  # noqa: ANN001
+        self._maybe_fail()
+        super().ack(jobs)
+
+
+def test_the_worker_outlives_a_queue_outage_and_loses_nothing(tmp_path) -> None:
+    queue, applier = UnreliableQueue(tmp_path, failures=3), ScriptedApplier()
+    for key in ("a", "b", "c"):
+        queue.put(job(key))
+    worker = Worker(queue, applier, batch_jobs=1)
+    worker.start()
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and (queue.failures or queue.stats().depth):
+            time.sleep(0.05)
+    finally:
+        worker.stop(drain_timeout=5)
+    assert worker._thread is not None and not worker._thread.is_alive()
+    assert queue.failures == 0 and queue.stats().depth == 0
+    # Every job was applied; one whose ack failed stays in flight for redelivery, never dropped.
+    assert {"a", "b", "c"} <= set(applier.applied)
+    assert sorted(applier.released) == sorted(set(applier.released))
