@@ -10,10 +10,10 @@ import shutil
 import signal
 import socket
 import subprocess
-import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from tests.support.process import stop_process, wait_until_answering
 from tests.support.server import free_port
 
 
@@ -83,28 +83,15 @@ class RedisServer:
              "--logfile", str(self.log_path)],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"redis-server exited early:\n{self._log_tail()}")
-            # Answering PING also means the AOF was loaded: Redis replies -LOADING until then.
-            if _ping("127.0.0.1", self.port, timeout=0.5) is None:
-                return self
-            time.sleep(0.05)
-        self.kill()
-        raise RuntimeError(f"redis-server did not answer within {timeout}s:\n{self._log_tail()}")
+        # Answering PING also means the AOF was loaded: Redis replies -LOADING until then.
+        wait_until_answering(self.process, lambda: _ping("127.0.0.1", self.port, timeout=0.5) is None, timeout,
+                             "redis-server", self._log_tail)
+        return self
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 10.0) -> None:
-        if self.process is None:
-            return
-        if self.process.poll() is None:
-            self.process.send_signal(sig)
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self.process = None
+        if self.process is not None:
+            stop_process(self.process, sig, timeout)
+            self.process = None
 
     def kill(self) -> None:
         self.stop(signal.SIGKILL)
@@ -116,3 +103,16 @@ class RedisServer:
 
     def _log_tail(self) -> str:
         return self.log_path.read_text(errors="replace")[-4000:] if self.log_path.exists() else "(no log)"
+
+
+def delete_redis_prefix(url: str, prefix: str) -> None:
+    """Remove every key under `prefix:` (tests share one Redis and never flush it)."""
+    import redis
+
+    client = redis.Redis.from_url(url)
+    try:
+        keys = list(client.scan_iter(match=f"{prefix}:*", count=1000))
+        if keys:
+            client.delete(*keys)
+    finally:
+        client.close()

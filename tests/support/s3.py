@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import signal
 import subprocess
-import time
 from pathlib import Path
 
 import httpx
+from tests.support.process import stop_process, wait_until_answering
 from tests.support.server import SERVER_PYTHON, free_port
 
 
@@ -38,32 +38,20 @@ class MotoS3Server:
             stdout=log, stderr=subprocess.STDOUT,
         )
         log.close()
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"moto server exited early:\n{self.log_path.read_text()[-4000:]}")
-            try:
-                if httpx.get(f"{self.endpoint_url}/moto-api/", timeout=1).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        self.stop()
-        raise RuntimeError(f"moto server did not answer within {timeout}s:\n{self.log_path.read_text()[-4000:]}")
+        wait_until_answering(self.process, self._answers, timeout, "moto server",
+                             lambda: self.log_path.read_text()[-4000:])
+        return self
+
+    def _answers(self) -> bool:
+        try:
+            return httpx.get(f"{self.endpoint_url}/moto-api/", timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
 
     def stop(self) -> None:
-        if self.process is None:
-            return
-        if self.process.poll() is None:
-            # A stopped process would not act on SIGTERM until continued.
-            self.process.send_signal(signal.SIGCONT)
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self.process = None
+        if self.process is not None:
+            stop_process(self.process)
+            self.process = None
 
     def pause(self) -> None:
         """The port stays bound but nothing answers; connections hang like a stalled S3."""

@@ -10,7 +10,7 @@ import os
 import uuid
 from dataclasses import dataclass
 
-from tests.support.redis import require_redis, shared_redis_url
+from tests.support.redis import delete_redis_prefix, require_redis, shared_redis_url
 from tests.support.s3 import MotoS3Server
 
 POSTGRES_ADMIN_URL = os.environ.get("SPYGLASS_TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -73,14 +73,6 @@ class ScaleOutStack:
         }
 
     def close(self) -> None:
-        import redis
-
-        client = redis.Redis.from_url(self.redis_url)
-        try:
-            keys = list(client.scan_iter(match=f"{self.name}:*", count=1000))
-            if keys:
-                client.delete(*keys)
-        finally:
-            client.close()
+        delete_redis_prefix(self.redis_url, self.name)
         with _admin() as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')

@@ -7,24 +7,12 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from tests.support.redis import RedisServer, require_redis, require_redis_server, shared_redis_url
+from tests.support.redis import RedisServer, delete_redis_prefix, require_redis, require_redis_server, shared_redis_url
 
 from spyglass.storage.queue.base import JobQueue
 from spyglass.storage.queue.local import LocalJobQueue
 
 QueueFactory = Callable[..., JobQueue]
-
-
-def _delete_prefix(url: str, prefix: str) -> None:
-    import redis
-
-    client = redis.Redis.from_url(url)
-    try:
-        keys = list(client.scan_iter(match=f"{prefix}:*", count=1000))
-        if keys:
-            client.delete(*keys)
-    finally:
-        client.close()
 
 
 @pytest.fixture
@@ -38,7 +26,7 @@ def redis_url() -> str:
 def redis_prefix(redis_url: str) -> Iterator[str]:
     prefix = f"spyglass-test-{uuid.uuid4().hex[:12]}"
     yield prefix
-    _delete_prefix(redis_url, prefix)
+    delete_redis_prefix(redis_url, prefix)
 
 
 @pytest.fixture

@@ -5,16 +5,9 @@ from __future__ import annotations
 import threading
 import time
 
-from spyglass.storage.queue.base import Job, JobQueue
+from tests.support.queues import take_all
 
-
-def take_all(queue: JobQueue, count: int, timeout: float = 5.0) -> list[Job]:
-    """Take until `count` jobs arrived (or `timeout` passed): a queue may hand them out over several calls."""
-    jobs: list[Job] = []
-    deadline = time.monotonic() + timeout
-    while len(jobs) < count and time.monotonic() < deadline:
-        jobs += queue.take(count - len(jobs), timeout=0.2)
-    return jobs
+from spyglass.storage.queue.base import Job
 
 
 def test_jobs_come_out_in_the_order_they_went_in(queue):

@@ -8,19 +8,11 @@ import uuid
 
 import pytest
 import redis
+from tests.support.queues import take_all
 
-from spyglass.storage.queue.base import Job, JobQueue
 from spyglass.storage.queue.redis import RedisJobQueue
 
 pytestmark = pytest.mark.services
-
-
-def take_all(queue: JobQueue, count: int, timeout: float = 5.0) -> list[Job]:
-    jobs: list[Job] = []
-    deadline = time.monotonic() + timeout
-    while len(jobs) < count and time.monotonic() < deadline:
-        jobs += queue.take(count - len(jobs), timeout=0.2)
-    return jobs
 
 
 def test_a_crashed_consumers_job_goes_to_another_consumer_after_the_visibility_timeout(make_redis_queue):
