@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
 import secrets
 import socket
 import sys
@@ -29,17 +28,10 @@ import httpx  # noqa: E402
 import report  # noqa: E402
 from encode import Request, batch_requests, otlp_requests  # noqa: E402
 from procstats import RssSampler, disk_usage, machine_info  # noqa: E402
+from progress import send_then_read_back  # noqa: E402
 from readback import READBACKS, ReadbackResult  # noqa: E402
 from rich.console import Console  # noqa: E402
-from rich.progress import (  # noqa: E402
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    SpinnerColumn,
-    TextColumn,
-    TimeElapsedColumn,
-)
-from sender import SendStats, percentile, send_all  # noqa: E402
+from sender import SendStats, auth_header, latency_summary, send_all  # noqa: E402
 from workload import SPANS_PER_TRACE, RunIdentity, generate, iso, traces_for  # noqa: E402
 
 DEFAULT_BASE = "http://127.0.0.1:3000"
@@ -142,10 +134,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def build_headers(a: argparse.Namespace) -> tuple[dict[str, str], dict[str, str]]:
     """(ingest headers, read headers)."""
-    common: dict[str, str] = {}
-    if not a.no_auth:
-        token = base64.b64encode(f"{a.public_key}:{a.secret_key}".encode()).decode()
-        common["Authorization"] = f"Basic {token}"
+    common = {} if a.no_auth else auth_header(a.public_key, a.secret_key)
     for kv in a.header:
         k, sep, v = kv.partition("=")
         if not sep:
@@ -179,46 +168,17 @@ async def measure(
     a: argparse.Namespace, ident: RunIdentity, requests: list[Request], console: Console
 ) -> tuple[SendStats, ReadbackResult]:
     ingest_headers, read_headers = build_headers(a)
-    total = sum(r.spans for r in requests)
-    columns = (
-        SpinnerColumn(),
-        TextColumn("[bold]{task.description:<10}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[info]}"),
-        TimeElapsedColumn(),
+    rb_cls = READBACKS[a.readback]
+    return await send_then_read_back(
+        console,
+        sum(r.spans for r in requests),
+        lambda on_ack: send_all(
+            requests, a.endpoint, ingest_headers, a.concurrency, a.mode, a.max_send_seconds, on_ack
+        ),
+        None if rb_cls is None else rb_cls(a.base_url, read_headers, ident),
+        a.readback_timeout,
+        a.poll_interval,
     )
-    with Progress(*columns, console=console) as progress:
-        send_task = progress.add_task("sending", total=total, info="")
-
-        def on_ack(st: SendStats) -> None:
-            dt = (st.last_ack_at or 0) - (st.first_request_at or 0)
-            rate = f"{st.acked_spans / dt:,.0f} spans/s" if dt > 0 else ""
-            errs = f" [red]{st.failed_spans:,} failed[/]" if st.failed_spans else ""
-            progress.update(send_task, completed=st.acked_spans + st.failed_spans, info=rate + errs)
-
-        stats = await send_all(requests, a.endpoint, ingest_headers, a.concurrency, a.mode, a.max_send_seconds, on_ack)
-
-        rb_cls = READBACKS[a.readback]
-        if rb_cls is None:
-            return stats, ReadbackResult(status="skipped")
-        if not stats.acked_spans or stats.last_ack_at is None:
-            return stats, ReadbackResult(status="error", error="nothing was acknowledged")
-        q_task = progress.add_task("queryable", total=stats.acked_spans, info="")
-
-        def on_poll(spans: int, traces: int) -> None:
-            progress.update(q_task, completed=min(spans, stats.acked_spans), info=f"{traces:,} traces")
-
-        rb = rb_cls(a.base_url, read_headers, ident)
-        res = await rb.wait(
-            stats.acked_spans,
-            stats.acked_traces,
-            stats.last_ack_at,
-            a.readback_timeout,
-            a.poll_interval,
-            on_poll,
-        )
-        return stats, res
 
 
 def assemble(
@@ -289,13 +249,7 @@ def assemble(
             "wall_s": round(wall, 3) if wall else None,
             "client_cpu_s": round(stats.client_cpu_s, 3),
             "accepted_spans_per_s": stats.acked_spans / wall if wall else None,
-            "latency_ms": {
-                "p50": percentile(lat, 50),
-                "p90": percentile(lat, 90),
-                "p99": percentile(lat, 99),
-                "max": max(lat, default=None),
-                "mean": sum(lat) / len(lat) if lat else None,
-            },
+            "latency_ms": latency_summary(lat) | {"mean": sum(lat) / len(lat) if lat else None},
         },
         "queryable": {
             "status": rb.status,

@@ -74,6 +74,8 @@ from typing import Literal
 sys.path.insert(0, str(Path(__file__).parent))  # sibling modules, whichever cwd we run from
 
 import httpx  # noqa: E402
+from processes import log_tail, stop_process  # noqa: E402
+from procstats import status_kb  # noqa: E402
 from readback import graphql_data  # noqa: E402
 from rich.console import Console  # noqa: E402
 from rich.markup import escape  # noqa: E402
@@ -162,16 +164,6 @@ def _allocated_bytes(paths: list[Path]) -> int:
         except FileNotFoundError:
             pass
     return total
-
-
-def _status_kb(pid: int, key: str, file: str = "status") -> int:
-    try:
-        for line in Path(f"/proc/{pid}/{file}").read_text().splitlines():
-            if line.startswith(key + ":"):
-                return int(line.split()[1])
-    except (OSError, ValueError):
-        pass
-    return 0
 
 
 class PhoenixServer:
@@ -309,8 +301,8 @@ class PhoenixServer:
         pids = [int(p) for p in self._pg_column("SELECT pid FROM pg_stat_activity WHERE datname = %s", self.database)]
         return {
             "backends": len(pids),
-            "rss_kb": sum(_status_kb(p, "VmRSS") for p in pids),
-            "pss_kb": sum(_status_kb(p, "Pss", "smaps_rollup") for p in pids),
+            "rss_kb": sum(status_kb(p, "VmRSS") or 0 for p in pids),
+            "pss_kb": sum(status_kb(p, "Pss", "smaps_rollup") or 0 for p in pids),
         }
 
     def postgres_backend_rss_kb(self) -> int:
@@ -332,10 +324,7 @@ class PhoenixServer:
         }
 
     def log_tail(self, lines: int = 30) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except FileNotFoundError:
-            return ""
+        return log_tail(self.log_path, lines)
 
     # -- lifecycle
 
@@ -422,15 +411,7 @@ class PhoenixServer:
         proc = self.proc
         if proc is None or proc.poll() is not None:
             return
-        t0 = time.perf_counter()
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(self.stop_timeout)
-            self.shutdown_s = time.perf_counter() - t0
-        except subprocess.TimeoutExpired:
-            console.print(f"[red]phoenix ignored SIGTERM for {self.stop_timeout:.0f} s; killing pid {proc.pid}[/]")
-            proc.kill()
-            proc.wait()
+        self.shutdown_s = stop_process(proc, self.stop_timeout, "phoenix")
 
     def cleanup(self) -> None:
         """Drop the PostgreSQL database and remove the temporary dir (unless ``keep``)."""

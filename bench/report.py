@@ -16,7 +16,8 @@ START, END = "<!-- results:start -->", "<!-- results:end -->"
 README_ROWS = 20  # newest results shown; older ones stay in bench/results/
 
 
-def _num(v: float | None, fmt: str = ",.0f") -> str:
+def num(v: float | None, fmt: str = ",.0f") -> str:
+    """A figure for a table: `fmt`, or "–" when there is none."""
     return "–" if v is None else format(v, fmt)
 
 
@@ -30,10 +31,10 @@ def render(result: dict, console: Console) -> None:
     t = Table(title=f"{result['label']} · {result['mode']} · {w['spans']:,} spans", show_header=False)
     t.add_column("metric", style="bold")
     t.add_column("value", justify="right")
-    t.add_row("accepted observations/s", _num(s["accepted_spans_per_s"]))
+    t.add_row("accepted observations/s", num(s["accepted_spans_per_s"]))
     t.add_row("accepted / sent spans", f"{s['acked_spans']:,} / {w['spans']:,}")
     t.add_row("send wall time", f"{s['wall_s']:.2f} s" if s["wall_s"] else "–")
-    t.add_row("request latency p50 / p99", f"{_num(lat['p50'], '.1f')} / {_num(lat['p99'], '.1f')} ms")
+    t.add_row("request latency p50 / p99", f"{num(lat['p50'], '.1f')} / {num(lat['p99'], '.1f')} ms")
     err_style = "red" if s["requests_failed"] or s["event_errors"] else "green"
     t.add_row(
         "errors (requests / events)",
@@ -49,7 +50,7 @@ def render(result: dict, console: Console) -> None:
         )
         after = q["after_last_ack_s"]
         t.add_row("queryable after last ack", "–" if after is None else f"{after:.2f} s")
-        t.add_row("queryable spans/s (first request → all queryable)", _num(q["queryable_spans_per_s"]))
+        t.add_row("queryable spans/s (first request → all queryable)", num(q["queryable_spans_per_s"]))
     if result.get("server"):
         srv = result["server"]
         t.add_row("server peak RSS (tree, sampled) / VmHWM", f"{_mb(srv['peak_rss_mb'])} / {_mb(srv['vmhwm_mb'])}")
@@ -57,9 +58,9 @@ def render(result: dict, console: Console) -> None:
         d = result["disk"]
         t.add_row(
             "data dir growth / per span",
-            f"{d['growth_bytes'] / 2**20:,.1f} MiB / {_num(d['bytes_per_span'])} B",
+            f"{d['growth_bytes'] / 2**20:,.1f} MiB / {num(d['bytes_per_span'])} B",
         )
-    t.add_row("wire bytes per span", _num(w["wire_bytes_per_span"]))
+    t.add_row("wire bytes per span", num(w["wire_bytes_per_span"]))
     t.add_row("load generator CPU while sending", f"{s['client_cpu_s']:.2f} s")
     console.print(t)
     for msg in s["error_samples"]:
@@ -68,14 +69,19 @@ def render(result: dict, console: Console) -> None:
         console.print(f"[red]  read-back: {q['error']}[/]")
 
 
-def write_json(result: dict, results_dir: Path = RESULTS_DIR) -> Path:
+def save_json(doc: dict, results_dir: Path, suffix: str = "") -> Path:
+    """`doc` as <results_dir>/<its started_at as a UTC stamp><suffix>.json."""
     results_dir.mkdir(parents=True, exist_ok=True)
-    stamp = datetime.fromisoformat(result["started_at"]).strftime("%Y%m%dT%H%M%SZ")
-    path = results_dir / f"{stamp}-{result['mode']}.json"
+    stamp = datetime.fromisoformat(doc["started_at"]).strftime("%Y%m%dT%H%M%SZ")
+    path = results_dir / f"{stamp}{suffix}.json"
     tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(result, indent=2) + "\n")
+    tmp.write_text(json.dumps(doc, indent=2, default=str) + "\n")
     tmp.rename(path)  # never leave a half-written result for the README builder to choke on
     return path
+
+
+def write_json(result: dict, results_dir: Path = RESULTS_DIR) -> Path:
+    return save_json(result, results_dir, f"-{result['mode']}")
 
 
 def _row(r: dict) -> str:
@@ -89,13 +95,13 @@ def _row(r: dict) -> str:
         r["mode"] + (" gzip" if c.get("gzip") else ""),
         f"{w['spans']:,}",
         f"{c['batch']} {unit} × {c['concurrency']}",
-        _num(s["accepted_spans_per_s"]),
-        f"{_num(lat['p50'], '.0f')} / {_num(lat['p99'], '.0f')}",
+        num(s["accepted_spans_per_s"]),
+        f"{num(lat['p50'], '.0f')} / {num(lat['p99'], '.0f')}",
         f"{s['requests_failed']} / {s['event_errors']}",
-        _num(q.get("after_last_ack_s"), ".1f") if q["status"] == "ok" else q["status"],
-        _num(q.get("queryable_spans_per_s")),
-        _num(srv.get("peak_rss_mb")),
-        _num(disk.get("bytes_per_span")),
+        num(q.get("after_last_ack_s"), ".1f") if q["status"] == "ok" else q["status"],
+        num(q.get("queryable_spans_per_s")),
+        num(srv.get("peak_rss_mb")),
+        num(disk.get("bytes_per_span")),
         r["machine"].get("git_commit") or "–",
     ]
     return "| " + " | ".join(cells) + " |"
@@ -127,9 +133,19 @@ def readme_table(results_dir: Path = RESULTS_DIR, limit: int = README_ROWS) -> s
     return head + ("\n" + "\n".join(rows) if rows else "") + note
 
 
+def write_between(readme: Path, start: str, end: str, body: str, heading: str | None = None) -> None:
+    """Put `body` between the markers `start` and `end` in `readme`; without them, append it, under `heading`."""
+    text = readme.read_text()
+    block = f"{start}\n{body}\n{end}"
+    if start in text and end in text:
+        text = re.sub(re.escape(start) + r".*?" + re.escape(end), lambda _m: block, text, flags=re.S)
+    else:
+        text = text.rstrip("\n") + (f"\n\n{heading}" if heading else "") + f"\n\n{block}\n"
+    readme.write_text(text)
+
+
 def update_readme(readme: Path = README, results_dir: Path = RESULTS_DIR) -> None:
     text = readme.read_text()
     if START not in text or END not in text:
         raise SystemExit(f"{readme}: markers {START} / {END} not found")
-    block = f"{START}\n{readme_table(results_dir)}\n{END}"
-    readme.write_text(re.sub(re.escape(START) + r".*?" + re.escape(END), lambda _m: block, text, flags=re.S))
+    write_between(readme, START, END, readme_table(results_dir))

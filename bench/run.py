@@ -28,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 import httpx  # noqa: E402
 import ingest  # noqa: E402
 import report  # noqa: E402
+from processes import log_tail, stop_process  # noqa: E402
 from rich.console import Console  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
@@ -43,6 +44,17 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def provisioning_env(data_dir: Path) -> dict[str, str]:
+    """The environment that gives a fresh `spyglass serve` the bench project and keys, and its data dir."""
+    return {
+        "LANGFUSE_INIT_ORG_ID": "bench-org",
+        "LANGFUSE_INIT_PROJECT_ID": "bench-project",
+        "LANGFUSE_INIT_PROJECT_PUBLIC_KEY": PUBLIC_KEY,
+        "LANGFUSE_INIT_PROJECT_SECRET_KEY": SECRET_KEY,
+        "SPYGLASS_DATA_DIR": str(data_dir),
+    }
+
+
 class Server:
     """A spyglass server on a free port with a throw-away data dir and provisioned keys."""
 
@@ -51,14 +63,7 @@ class Server:
         self.base = f"http://127.0.0.1:{self.port}"
         self.data_dir = workdir / "data"
         self.log_path = workdir / "server.log"
-        env = {
-            **os.environ,
-            "LANGFUSE_INIT_ORG_ID": "bench-org",
-            "LANGFUSE_INIT_PROJECT_ID": "bench-project",
-            "LANGFUSE_INIT_PROJECT_PUBLIC_KEY": PUBLIC_KEY,
-            "LANGFUSE_INIT_PROJECT_SECRET_KEY": SECRET_KEY,
-            "SPYGLASS_DATA_DIR": str(self.data_dir),
-        }
+        env = {**os.environ, **provisioning_env(self.data_dir)}
         argv = shlex.split(cmd.format(port=self.port, python=sys.executable))
         self._log = open(self.log_path, "wb")
         t0 = time.perf_counter()
@@ -97,7 +102,7 @@ class Server:
 
     def log_tail(self, lines: int = 30) -> str:
         self._log.flush()
-        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        return log_tail(self.log_path, lines)
 
     def fail(self, msg: str) -> None:
         tail = self.log_tail()
@@ -105,15 +110,7 @@ class Server:
 
     def stop(self, timeout: float = 30.0) -> None:
         if self.proc.poll() is None:
-            t0 = time.perf_counter()
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout)
-                self.shutdown_s = time.perf_counter() - t0
-            except subprocess.TimeoutExpired:
-                console.print(f"[red]server ignored SIGTERM for {timeout:.0f} s; killing pid {self.proc.pid}[/]")
-                self.proc.kill()
-                self.proc.wait()
+            self.shutdown_s = stop_process(self.proc, timeout, "server")
         self._log.close()
 
 

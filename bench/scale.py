@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
 import hashlib
 import secrets
 import shutil
@@ -52,6 +51,7 @@ import numpy as np  # noqa: E402
 import report  # noqa: E402
 from encode import Request, otlp_requests  # noqa: E402
 from procstats import RssSampler, disk_usage, machine_info  # noqa: E402
+from progress import ack_info  # noqa: E402
 from reads import QUERIES, Reader, ReadParams, SpyglassReader, measure_reads  # noqa: E402
 from rich.console import Console  # noqa: E402
 from rich.progress import (  # noqa: E402
@@ -63,8 +63,8 @@ from rich.progress import (  # noqa: E402
     TimeRemainingColumn,
 )
 from rich.table import Table  # noqa: E402
-from sender import SendStats, percentile, send_all  # noqa: E402
-from workload import SPANS_PER_TRACE, RunIdentity, Trace, TraceFactory, iso  # noqa: E402
+from sender import SendStats, auth_header, percentile, send_all  # noqa: E402
+from workload import SPANS_PER_TRACE, RunIdentity, Trace, TraceFactory, iso, salt_arg  # noqa: E402
 
 DEFAULT_BASE = "http://127.0.0.1:3000"
 OTLP_PATH = "/api/public/otel/v1/traces"
@@ -567,22 +567,13 @@ def pick_read_params(factory: BodyFactory, plan: Plan, now: datetime, max_traces
 # ---------------------------------------------------------------- load, wait, read
 
 
-def auth_header(public_key: str | None, secret_key: str | None) -> dict[str, str]:
-    if public_key is None or secret_key is None:
-        return {}
-    return {"Authorization": "Basic " + base64.b64encode(f"{public_key}:{secret_key}".encode()).decode()}
-
-
 async def load(
     factory: BodyFactory, plan: Plan, url: str, headers: dict[str, str], concurrency: int, progress: Progress
 ) -> SendStats:
     task = progress.add_task("sending", total=plan.spans, info="")
 
     def on_ack(st: SendStats) -> None:
-        dt = (st.last_ack_at or 0) - (st.first_request_at or 0)
-        rate = f"{st.acked_spans / dt:,.0f} spans/s" if dt > 0 else ""
-        errs = f" [red]{st.failed_spans:,} failed[/]" if st.failed_spans else ""
-        progress.update(task, completed=st.acked_spans + st.failed_spans, info=rate + errs)
+        progress.update(task, completed=st.acked_spans + st.failed_spans, info=ack_info(st))
 
     # A generator, shared by the senders: bodies are patched on demand, only those in flight live.
     return await send_all(
@@ -918,11 +909,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         p.error(f"--batch-spans must be {SPANS_PER_TRACE}..{ID_SLOTS}")
     if a.repeats < 1 or a.warmup < 0:
         p.error("--repeats must be >= 1, --warmup >= 0")
-    a.salt = (a.salt or secrets.token_hex(4)).lower()
-    try:
-        int(a.salt, 16)
-    except ValueError:
-        p.error("--salt must be hex")
+    a.salt = salt_arg(p, a.salt)
     return a
 
 

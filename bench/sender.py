@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -34,6 +35,30 @@ class SendStats:
     def sample(self, msg: str) -> None:
         if len(self.error_samples) < 5:
             self.error_samples.append(msg[:300])
+
+
+def merge_stats(parts: list[SendStats]) -> SendStats:
+    """The stats of senders that ran side by side, as one (first request and last ack over all of them)."""
+    m = SendStats()
+    for s in parts:
+        for name in ("requests_sent", "requests_failed", "acked_spans", "acked_traces", "failed_spans"):
+            setattr(m, name, getattr(m, name) + getattr(s, name))
+        m.status_counts.update(s.status_counts)
+        m.error_samples = (m.error_samples + s.error_samples)[:5]
+        m.latencies_ms += s.latencies_ms
+        m.aborted |= s.aborted
+        if s.first_request_at is not None:
+            m.first_request_at = min(m.first_request_at or s.first_request_at, s.first_request_at)
+        if s.last_ack_at is not None:
+            m.last_ack_at = max(m.last_ack_at or s.last_ack_at, s.last_ack_at)
+    return m
+
+
+def auth_header(public_key: str | None, secret_key: str | None) -> dict[str, str]:
+    """HTTP Basic auth with a project's key pair (none without one)."""
+    if public_key is None or secret_key is None:
+        return {}
+    return {"Authorization": "Basic " + base64.b64encode(f"{public_key}:{secret_key}".encode()).decode()}
 
 
 def _account(stats: SendStats, req: Request, resp: httpx.Response, mode: str) -> None:
@@ -120,3 +145,13 @@ def percentile(values: list[float], q: float) -> float | None:
     lo = int(k)
     hi = min(lo + 1, len(s) - 1)
     return s[lo] + (s[hi] - s[lo]) * (k - lo)
+
+
+def latency_summary(values: list[float]) -> dict:
+    """p50 / p90 / p99 / max of request latencies (None for no data)."""
+    return {
+        "p50": percentile(values, 50),
+        "p90": percentile(values, 90),
+        "p99": percentile(values, 99),
+        "max": max(values, default=None),
+    }

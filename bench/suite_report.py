@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import json
-import re
 
-from report import README
+from report import README, num, write_between
 
 START, END = "<!-- suite:start -->", "<!-- suite:end -->"
 READS = {
@@ -22,12 +21,8 @@ def dumps(suite: dict) -> str:
     return json.dumps(suite, indent=2, default=str) + "\n"
 
 
-def _n(v: float | None, fmt: str = ",.0f") -> str:
-    return "–" if v is None else format(v, fmt)
-
-
 def _pair(a: float | None, b: float | None, fmt: str = ",.0f") -> str:
-    return f"{_n(a, fmt)} / {_n(b, fmt)}"
+    return f"{num(a, fmt)} / {num(b, fmt)}"
 
 
 def _ratio(ours: float | None, theirs: float | None, invert: bool = False) -> str:
@@ -83,8 +78,8 @@ def markdown(suite: dict) -> str:
         return [fn(c) for _, c in cols]
 
     ing = lambda c, *p: _get(c.get("ingest"), *p)  # noqa: E731
-    row("OTLP spans sent (ingestion runs)", per(lambda c: _n(ing(c, "workload", "spans"))))
-    row("accepted spans/s", per(lambda c: _n(ing(c, "send", "accepted_spans_per_s"))))
+    row("OTLP spans sent (ingestion runs)", per(lambda c: num(ing(c, "workload", "spans"))))
+    row("accepted spans/s", per(lambda c: num(ing(c, "send", "accepted_spans_per_s"))))
     row("request latency p50 / p99 ms (512 spans)",
         per(lambda c: _pair(ing(c, "send", "latency_ms", "p50"), ing(c, "send", "latency_ms", "p99"))))  # fmt: skip
     q = [ing(c, "queryable", "queryable_spans_per_s") for _, c in cols]
@@ -93,9 +88,9 @@ def markdown(suite: dict) -> str:
     vs_pg = _get(px_pg, "ingest", "queryable", "queryable_spans_per_s") if px_pg else None
     met = None if ours is None else (ours >= 15_000 and (not vs_sqlite or ours >= 100 * vs_sqlite)
                                       and (not vs_pg or ours >= 20 * vs_pg))  # fmt: skip
-    row("**queryable spans/s** (first request → all readable)", [_n(v) for v in q],
+    row("**queryable spans/s** (first request → all readable)", [num(v) for v in q],
         f"≥ 15,000; ≥ 100× SQLite ({_ratio(ours, vs_sqlite)}), ≥ 20× PG ({_ratio(ours, vs_pg)})", met)  # fmt: skip
-    row("all readable after the last ack, s", per(lambda c: _n(ing(c, "queryable", "after_last_ack_s"), ",.1f")))
+    row("all readable after the last ack, s", per(lambda c: num(ing(c, "queryable", "after_last_ack_s"), ",.1f")))
     if batch := _get(suite, "spyglass", "ingest", "batch"):
         row("Langfuse batch ingestion: accepted / queryable spans/s",
             [_pair(_get(batch, "send", "accepted_spans_per_s"), _get(batch, "queryable", "queryable_spans_per_s"))]
@@ -106,22 +101,22 @@ def markdown(suite: dict) -> str:
 
     def freshness(c: dict) -> str:
         if not fr(c, "probes", "n") and fr(c, "probes", "timeouts"):  # not one probe became readable
-            return f"> {_n(fr(c, 'probes', 'timeout_s') * 1000)} (none readable)"
+            return f"> {num(fr(c, 'probes', 'timeout_s') * 1000)} (none readable)"
         return _pair(fr(c, "probes", "p50_ms"), fr(c, "probes", "p99_ms"))
 
     p99 = fr(sg, "probes", "p99_ms")
-    row(f"freshness p50 / p99 ms under {_n(rate)} spans/s (50% of Spyglass's max)", per(freshness),
+    row(f"freshness p50 / p99 ms under {num(rate)} spans/s (50% of Spyglass's max)", per(freshness),
         "p99 < 1,000 ms", None if p99 is None else p99 < 1000)  # fmt: skip
     row("freshness probes: readable / timed out (30 s) / refused",
-        per(lambda c: f"{_n(fr(c, 'probes', 'n'))} / {_n(fr(c, 'probes', 'timeouts'))} / "
-                      f"{_n(fr(c, 'probes', 'refused'))}"))  # fmt: skip
-    row("background load achieved, spans/s", per(lambda c: _n(fr(c, "background", "achieved_spans_per_s"))))
+        per(lambda c: f"{num(fr(c, 'probes', 'n'))} / {num(fr(c, 'probes', 'timeouts'))} / "
+                      f"{num(fr(c, 'probes', 'refused'))}"))  # fmt: skip
+    row("background load achieved, spans/s", per(lambda c: num(fr(c, "background", "achieved_spans_per_s"))))
 
     sizes = (True, False) if len(sg.get("scale") or []) > 1 else (False,)
     for small in sizes:
         runs = [_scale(c, biggest=not small) for _, c in cols]
-        row("spans loaded over 30 days for the reads", [_n(_get(r, "workload", "spans")) for r in runs])
-        row("loading them: queryable spans/s", [_n(_get(r, "load", "queryable_spans_per_s")) for r in runs])
+        row("spans loaded over 30 days for the reads", [num(_get(r, "workload", "spans")) for r in runs])
+        row("loading them: queryable spans/s", [num(_get(r, "load", "queryable_spans_per_s")) for r in runs])
         for name, label in READS.items():
             target = READ_TARGETS.get(name)
             got = [(_get(r, "reads", "queries", name, "p50_ms"), _get(r, "reads", "queries", name, "p95_ms"))
@@ -135,19 +130,19 @@ def markdown(suite: dict) -> str:
                                       _get(_scale(c), "load", "peak_rss_mb"))), default=None)  # fmt: skip
     big = _scale(sg)
     big_rss = _get(big, "load", "peak_rss_mb")
-    row("peak RSS MB (server process tree; ingest and load runs)", per(lambda c: _n(rss(c))),
-        f"< 1,024 while loading {_n(_get(big, 'workload', 'spans'))}", None if big_rss is None else big_rss < 1024)
+    row("peak RSS MB (server process tree; ingest and load runs)", per(lambda c: num(rss(c))),
+        f"< 1,024 while loading {num(_get(big, 'workload', 'spans'))}", None if big_rss is None else big_rss < 1024)
     pg_mem = _get(px_pg, "ingest", "postgres_backends", "pss_kb") if px_pg else None
     if pg_mem:
-        row("  + PostgreSQL backends serving Phoenix (PSS MB)", ["–"] * (len(cols) - 1) + [_n(pg_mem / 1024)])
+        row("  + PostgreSQL backends serving Phoenix (PSS MB)", ["–"] * (len(cols) - 1) + [num(pg_mem / 1024)])
     disk = [ing(c, "disk", "bytes_per_span") for _, c in cols]
     theirs = [d for d in disk[1:] if d]
-    row("disk bytes per span (ingestion runs)", [_n(d) for d in disk],
+    row("disk bytes per span (ingestion runs)", [num(d) for d in disk],
         "≤ 0.3× Phoenix's" + "".join(f" ({_ratio(disk[0], t, invert=False)})" for t in theirs),
         None if not disk[0] or not theirs else all(disk[0] <= 0.3 * t for t in theirs))  # fmt: skip
     settled = [_get(_scale(c), "load", "disk_bytes_per_span") for _, c in cols]
     theirs = [d for d in settled[1:] if d]
-    row("disk bytes per span after the biggest 30-day load", [_n(d) for d in settled],
+    row("disk bytes per span after the biggest 30-day load", [num(d) for d in settled],
         "≤ 0.3× Phoenix's" + "".join(f" ({_ratio(settled[0], t)})" for t in theirs),
         None if not settled[0] or not theirs else all(settled[0] <= 0.3 * t for t in theirs))  # fmt: skip
 
@@ -157,21 +152,15 @@ def markdown(suite: dict) -> str:
     foot = [
         "",
         f"Run {suite['started_at']} · commit {machine.get('git_commit')} · {machine.get('nproc')} cores "
-        f"({machine.get('cpu_model')}), {_n(machine.get('mem_total_mb'))} MB RAM, Python {machine.get('python')} · "
-        f"Phoenix {phoenix_version or '–'} · whole run {_n(suite.get('wall_s'))} s. The load generator shares the "
+        f"({machine.get('cpu_model')}), {num(machine.get('mem_total_mb'))} MB RAM, Python {machine.get('python')} · "
+        f"Phoenix {phoenix_version or '–'} · whole run {num(suite.get('wall_s'))} s. The load generator shares the "
         "cores with the server.",
         "",
         "Single-core Python ceiling (spans/s on one core): "
-        + ", ".join(f"{k} {_n(v)}" for k, v in ceiling.items()) + ".",
+        + ", ".join(f"{k} {num(v)}" for k, v in ceiling.items()) + ".",
     ]
     return "\n".join(lines + foot)
 
 
 def update_readme(suite: dict) -> None:
-    text = README.read_text()
-    block = f"{START}\n{markdown(suite)}\n{END}"
-    if START in text:
-        text = re.sub(re.escape(START) + ".*?" + re.escape(END), lambda _m: block, text, flags=re.S)
-    else:
-        text = text.rstrip() + "\n\n" + block + "\n"
-    README.write_text(text)
+    write_between(README, START, END, markdown(suite))

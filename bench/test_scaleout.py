@@ -20,6 +20,7 @@ from tests.support.stack import require_postgres
 sys.path.insert(0, str(Path(__file__).parent))
 
 import scaleout  # noqa: E402
+import scaleout_report  # noqa: E402
 
 pytestmark = pytest.mark.services
 
@@ -78,10 +79,10 @@ def test_the_result_is_saved_and_the_readme_section_is_written_once(tiny_run, tm
     assert json.loads(saved.read_text())["configs"]["scaleout"]["send"]["acked_spans"] == 1000
     readme = tmp_path / "README.md"
     readme.write_text("# Bench\n\nintro\n")
-    scaleout.update_readme(run, readme)
-    scaleout.update_readme(run, readme)
+    scaleout_report.update_readme(run, readme)
+    scaleout_report.update_readme(run, readme)
     text = readme.read_text()
-    assert text.startswith("# Bench\n\nintro\n") and text.count(scaleout.SECTION) == 1
-    assert text.count(scaleout.START) == 1 and text.count(scaleout.END) == 1
+    assert text.startswith("# Bench\n\nintro\n") and text.count(scaleout_report.SECTION) == 1
+    assert text.count(scaleout_report.START) == 1 and text.count(scaleout_report.END) == 1
     assert "| **accepted spans/s** (first request → last ack) | **" in text
     assert "scale-out: owner + 2 × `serve --no-worker`" in text

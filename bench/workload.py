@@ -21,8 +21,10 @@ isolates this run's rows from everything else stored on the server.
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import random
+import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -96,6 +98,16 @@ class RunIdentity:
     def event_id(self, i: int, j: int) -> str:
         h = self._digest("e", i, j, size=16)
         return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+def salt_arg(p: argparse.ArgumentParser, salt: str | None) -> str:
+    """A `--salt` value checked (lower-case hex, else `p.error`), or a random one when not given."""
+    salt = (salt or secrets.token_hex(4)).lower()
+    try:
+        int(salt, 16)
+    except ValueError:
+        p.error("--salt must be hex")
+    return salt
 
 
 @dataclass(slots=True)
