@@ -23,6 +23,7 @@ from spyglass.domain.merge import merge, new_record
 from spyglass.domain.records import EntityKind, Patch, Record
 from spyglass.ingestion.contracts import IngestJob
 from spyglass.ingestion.otel import request_to_patches
+from spyglass.ingestion.pricing import Pricer
 from spyglass.storage.blob.base import BlobStore
 from spyglass.storage.olap.codec import sort_key_changed
 from spyglass.storage.olap.records import RecordStore
@@ -87,11 +88,13 @@ class JobApplier:
         *,
         keep_raw_events: bool = False,
         sole_writer: bool = True,
+        pricer: Pricer | None = None,
     ) -> None:
         self.blobs = blobs
         self.records = records
         self.clock = clock
         self.keep_raw_events = keep_raw_events
+        self.pricer = pricer
         # Another writer's update would not be in our cache: with several, always read the store.
         self.cache = RecordCache(_CACHE_SIZE if sole_writer else 0)
         self._last_ts = 0
@@ -201,6 +204,8 @@ class JobApplier:
                 whole.add(key)
         plan = WritePlan({}, {}, self._version())
         for key, record in touched.items():
+            if key[0] == "observation" and self.pricer is not None:
+                self.pricer.price(record)  # once per record, on its final merged state
             plan.records.setdefault(key[0], []).append(record)
             previous = stored.get(key)
             if previous is not None and sort_key_changed(key[0], previous, record):

@@ -17,6 +17,8 @@ from spyglass.ingestion.accept import Acceptor
 from spyglass.storage.olap.queries import TraceQueries
 
 WaitFor = Callable[[str, float], bool]
+# (project id, model ids) → each model's flat inputPrice/outputPrice/totalPrice (Langfuse's legacy fields).
+ModelPrices = Callable[[str, set[str]], dict[str, dict[str, Any]]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,10 +36,21 @@ class TraceList:
 
 
 class TracingService:
-    def __init__(self, queries: TraceQueries, acceptor: Acceptor, wait_for: WaitFor) -> None:
+    def __init__(self, queries: TraceQueries, acceptor: Acceptor, wait_for: WaitFor,
+                 model_prices: ModelPrices | None = None) -> None:
         self.queries = queries
         self.acceptor = acceptor
         self.wait_for = wait_for
+        self.model_prices = model_prices
+
+    def _with_prices(self, project_id: str, observations: list[Record]) -> list[Record]:
+        """Attach the matched model's prices (read-time, as Langfuse joins its models table)."""
+        ids = {o["internal_model_id"] for o in observations if o["internal_model_id"]}
+        if ids and self.model_prices is not None:
+            prices = self.model_prices(project_id, ids)
+            for observation in observations:
+                observation["model_prices"] = prices.get(observation["internal_model_id"] or "")
+        return observations
 
     # -- traces ------------------------------------------------------------------------
     def list_traces(self, scope: ProjectScope, query: TraceQuery, page: Page) -> TraceList:
@@ -50,7 +63,7 @@ class TracingService:
         trace, observations, scores = self.queries.trace_detail(scope.project_id, trace_id)
         if trace is None:
             raise NotFound(f"Trace {trace_id} not found within authorized project")
-        return TraceDetail(trace, observations, scores)
+        return TraceDetail(trace, self._with_prices(scope.project_id, observations), scores)
 
     def delete_traces(self, scope: ProjectScope, trace_ids: list[str]) -> None:
         if not trace_ids:
@@ -65,7 +78,8 @@ class TracingService:
 
     # -- observations ------------------------------------------------------------------
     def list_observations(self, scope: ProjectScope, query: ObservationQuery, page: Page) -> tuple[list[Record], int]:
-        return self.queries.list_observations(scope.project_id, query, page)
+        rows, total = self.queries.list_observations(scope.project_id, query, page)
+        return self._with_prices(scope.project_id, rows), total
 
     def list_observations_after(
         self, scope: ProjectScope, query: ObservationQuery, limit: int, after: tuple[int, str, str] | None
@@ -76,7 +90,7 @@ class TracingService:
         observation = self.queries.find("observation", scope.project_id, observation_id)
         if observation is None:
             raise NotFound(f"Observation {observation_id} not found within authorized project")
-        return observation
+        return self._with_prices(scope.project_id, [observation])[0]
 
     # -- sessions ----------------------------------------------------------------------
     def list_sessions(self, scope: ProjectScope, query: SessionQuery, page: Page) -> tuple[list[dict[str, Any]], int]:

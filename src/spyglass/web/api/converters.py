@@ -61,12 +61,17 @@ def trace_detail(trace: Record, observations: list[Record], scores: list[Record]
     }
 
 
+def _price(value: Any, missing: int | None) -> float | int | None:
+    return missing if value is None else float(value)
+
+
 def _sum_keys(values: dict[str, Any], needle: str) -> float:
     return sum(v for k, v in values.items() if needle in k)
 
 
 def observation_to_api(obs: Record, missing_price: int | None = None) -> dict[str, Any]:
     usage, cost = obs["usage_details"], obs["cost_details"]
+    prices = obs.get("model_prices") or {}
     usage_in, usage_out = int(_sum_keys(usage, "input")), int(_sum_keys(usage, "output"))
     usage_total = int(usage.get("total", 0))
     return {
@@ -101,9 +106,9 @@ def observation_to_api(obs: Record, missing_price: int | None = None) -> dict[st
         "usagePricingTierId": obs["usage_pricing_tier_id"],
         "usagePricingTierName": obs["usage_pricing_tier_name"],
         "modelId": obs["internal_model_id"],
-        "inputPrice": missing_price,
-        "outputPrice": missing_price,
-        "totalPrice": missing_price,
+        "inputPrice": _price(prices.get("inputPrice"), missing_price),
+        "outputPrice": _price(prices.get("outputPrice"), missing_price),
+        "totalPrice": _price(prices.get("totalPrice"), missing_price),
         "calculatedInputCost": _sum_keys(cost, "input") if cost else None,
         "calculatedOutputCost": _sum_keys(cost, "output") if cost else None,
         "calculatedTotalCost": float(cost["total"]) if "total" in cost else None,
