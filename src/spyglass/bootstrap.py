@@ -31,8 +31,11 @@ from spyglass.domain.errors import Unavailable
 from spyglass.domain.values import now_micros
 from spyglass.ingestion.accept import Acceptor
 from spyglass.ingestion.apply import JobApplier
+from spyglass.ingestion.pricing import Pricer
+from spyglass.llm.tokenizer import Tokenizers
 from spyglass.services.container import Limits, Services
 from spyglass.services.metrics import MetricsService
+from spyglass.services.models import ModelService
 from spyglass.services.projects import ProjectService
 from spyglass.services.tracing import TracingService
 from spyglass.settings import InitSettings, Settings
@@ -47,6 +50,7 @@ from spyglass.storage.olap.client import OlapClient
 from spyglass.storage.olap.dialect import ServerOptions
 from spyglass.storage.olap.gate import VisibilityGate
 from spyglass.storage.olap.metrics import MetricsQueries
+from spyglass.storage.olap.metrics_query import MetricsQueryRunner
 from spyglass.storage.olap.migrate import ensure_database, pending_migrations
 from spyglass.storage.olap.migrate import migrate as migrate_olap
 from spyglass.storage.olap.queries import TraceQueries
@@ -85,8 +89,9 @@ def check_topology(settings: Settings, role: Role) -> None:
         missing.append("SPYGLASS_REDIS_URL (the queue every process shares)")
     if not settings.s3_bucket:
         missing.append("SPYGLASS_S3_BUCKET (where accepted events wait for a worker on any machine)")
-    if role == "api" and _is_sqlite(settings):
-        missing.append("SPYGLASS_DATABASE_URL=postgresql+psycopg://… (projects and API keys every process reads)")
+    if _is_sqlite(settings):
+        missing.append("SPYGLASS_DATABASE_URL=postgresql+psycopg://… (projects, API keys and model prices every "
+                       "process reads)")
     if missing:
         raise StartupError(f"`{command}` runs beside other processes, so it needs shared stores. Set: "
                            + "; ".join(missing) + ".")
@@ -205,6 +210,7 @@ def migrate_all(settings: Settings) -> list[str]:
     try:
         with oltp.migration_lock():
             oltp.migrate()
+            ModelService(oltp).sync_defaults()
             olap = open_olap(settings, pool_size=1)
             try:
                 return migrate_olap(olap)
@@ -247,12 +253,13 @@ def _queue_status(queue: JobQueue) -> dict[str, Any]:
             "deadLetters": stats.dead}
 
 
-def _workers(settings: Settings, queue: JobQueue, blobs: BlobStore, records: RecordStore, count: int) -> list[Worker]:
+def _workers(settings: Settings, queue: JobQueue, blobs: BlobStore, records: RecordStore, pricer: Pricer,
+             count: int) -> list[Worker]:
     # The record cache is only safe while this one thread is the only writer anywhere.
     sole_writer = settings.embedded_olap and count == 1
     return [
         Worker(queue, JobApplier(blobs, records, now_micros, keep_raw_events=settings.keep_raw_events,
-                                 sole_writer=sole_writer),
+                                 sole_writer=sole_writer, pricer=pricer),
                batch_jobs=settings.worker_batch_jobs, max_attempts=settings.worker_max_attempts)
         for _ in range(max(count, 1))
     ]
@@ -314,22 +321,29 @@ def _assemble(settings: Settings, role: Role, queue: JobQueue, blobs: BlobStore,
     # One process writes and reads chDB: the gate makes each write visible at once. Across
     # processes (a ClickHouse server) each read sees what the server has committed.
     gate = VisibilityGate()
+    oltp = open_oltp(settings, migrate=False)
+    resources.callback(oltp.close)
+    models = ModelService(oltp)
+    if role == "worker":
+        assert olap is not None
+        if pending_migrations(olap) or oltp.current_revision() != oltp.head_revision():
+            raise StartupError("the database schema is not up to date: run `spyglass migrate` first")
+    else:
+        with oltp.migration_lock():
+            oltp.migrate()
+            if olap is not None:
+                migrate_olap(olap)
+            # Under the lock: processes starting together upgrade the shipped model prices once.
+            models.sync_defaults()
     workers: list[Worker] = []
     if role != "api":
         assert olap is not None
-        if role == "worker" and pending_migrations(olap):
-            raise StartupError("the ClickHouse schema is not up to date: run `spyglass migrate` first")
+        pricer = Pricer(models.models_for_matching, Tokenizers(settings.data_dir / "tiktoken"))
         count = concurrency or (settings.worker_concurrency if settings.redis_url else 1)
-        workers = _workers(settings, queue, blobs, RecordStore(olap, gate), count)
+        workers = _workers(settings, queue, blobs, RecordStore(olap, gate), pricer, count)
     if role == "worker":
         return Platform(settings, role, None, workers, queue)
 
-    oltp = open_oltp(settings, migrate=False)
-    resources.callback(oltp.close)
-    with oltp.migration_lock():
-        oltp.migrate()
-        if olap is not None:
-            migrate_olap(olap)
     cache = open_cache(settings)
     if isinstance(cache, RedisCache):
         resources.callback(cache.close)
@@ -340,6 +354,7 @@ def _assemble(settings: Settings, role: Role, queue: JobQueue, blobs: BlobStore,
         else _wait_while_queued(queue)
     reads: Any = _IngestOnlyReads() if olap is None else TraceQueries(olap, gate)
     metrics: Any = _IngestOnlyReads() if olap is None else MetricsQueries(olap, gate)
+    metrics_runner: Any = _IngestOnlyReads() if olap is None else MetricsQueryRunner(olap, gate)
 
     def ready() -> bool:
         try:
@@ -353,8 +368,9 @@ def _assemble(settings: Settings, role: Role, queue: JobQueue, blobs: BlobStore,
 
     services = Services(
         projects=projects,
-        tracing=TracingService(reads, acceptor, wait_for),
-        metrics=MetricsService(metrics),
+        models=models,
+        tracing=TracingService(reads, acceptor, wait_for, models.prices_of),
+        metrics=MetricsService(metrics, metrics_runner, max_range_days=settings.metrics_max_range_days),
         ingestion=acceptor,
         limits=Limits(settings.max_ingestion_body_bytes, settings.max_otel_body_bytes, settings.max_json_body_bytes),
         version=__version__,

@@ -105,6 +105,9 @@ class Settings(BaseSettings):
         description="Keep each accepted request body under `<data_dir>/blobs/ingest/` after it was applied "
         "(an audit trail, about twice the disk). Off: a body is deleted once its rows are durable in the OLAP store.",
     )
+    metrics_max_range_days: int = Field(
+        default=400, description="Longest fromTimestamp..toTimestamp range a metrics query may ask for (days)."
+    )
     log_level: str = Field(default="info", description="Log level: debug, info, warning, error.")
 
     @property

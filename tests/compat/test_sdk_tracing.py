@@ -248,7 +248,6 @@ def test_usage_details_normalisation(langfuse: Langfuse, read_trace: ReadTrace) 
         assert (usage.input, usage.output, usage.total, usage.unit) == (100, 200, 500, "TOKENS")
 
 
-@pytest.mark.xfail(strict=True, reason="cost inference from the model price table is issue #5; remove this mark then")
 def test_cost_inferred_from_default_model_prices(langfuse: Langfuse, read_trace: ReadTrace) -> None:
     with langfuse.start_as_current_observation(name="cost-root") as root:
         root.start_observation(

@@ -44,6 +44,11 @@ def parse_filter(text: str | None) -> list[Condition]:
         raw = orjson.loads(text)
     except orjson.JSONDecodeError:
         raise InvalidInput("Invalid filter: not valid JSON") from None
+    return parse_conditions(raw)
+
+
+def parse_conditions(raw: Any) -> list[Condition]:
+    """Filter objects already decoded from JSON (e.g. the `filters` of a metrics query)."""
     if not isinstance(raw, list):
         raise InvalidInput("Invalid filter: expected a JSON array of filter objects")
     return [_condition(item, i) for i, item in enumerate(raw)]

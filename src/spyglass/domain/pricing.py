@@ -157,10 +157,9 @@ def price_observation(model: ModelDefinition | None, usage: Mapping[str, int], p
     usage = with_total(usage)
     if provided_cost:
         cost = {key: Decimal(str(value)) for key, value in provided_cost.items()}
-        total = cost.get("total")
-        if total is None and set(cost) <= {"input", "output"}:
-            total = sum(cost.values(), Decimal(0))
-        return Pricing(model.id if model else None, dict(usage), cost, total)
+        if "total" not in cost and set(cost) <= {"input", "output"}:
+            cost["total"] = sum(cost.values(), Decimal(0))
+        return Pricing(model.id if model else None, dict(usage), cost, cost.get("total"))
     if model is None or not usage:
         return Pricing(model.id if model else None, dict(usage))
     tier = select_tier(model, usage, model_parameters, metadata)

@@ -8,6 +8,7 @@ from typing import Any
 
 from spyglass.ingestion.accept import Acceptor
 from spyglass.services.metrics import MetricsService
+from spyglass.services.models import ModelService
 from spyglass.services.projects import ProjectService
 from spyglass.services.tracing import TracingService
 
@@ -22,6 +23,7 @@ class Limits:
 @dataclass
 class Services:
     projects: ProjectService
+    models: ModelService
     tracing: TracingService
     metrics: MetricsService
     ingestion: Acceptor

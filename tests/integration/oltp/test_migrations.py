@@ -4,6 +4,7 @@ Also checks that the hand-written revisions produce exactly the schema `tables.p
 declares (no autogenerate diff), so the two cannot drift apart.
 """
 
+import warnings
 
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
@@ -20,7 +21,11 @@ def table_names(store: OltpStore) -> set[str]:
 
 
 def schema_diff(store: OltpStore) -> list:
-    with store.engine.connect() as conn:
+    with store.engine.connect() as conn, warnings.catch_warnings():
+        # SQLite cannot reflect the models table's expression index (coalesce() makes NULLs equal
+        # in its uniqueness), so Alembic skips comparing it there; PostgreSQL compares it.
+        warnings.filterwarnings("ignore", "Skipped unsupported reflection of expression-based index")
+        warnings.filterwarnings("ignore", "autogenerate skipping metadata-specified expression-based index")
         context = MigrationContext.configure(conn, opts={"compare_type": True})
         return compare_metadata(context, Base.metadata)
 

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 import sqlalchemy as sa
+from tests.support.clock import FakeClock
 
 from spyglass.auth.api_keys import hash_secret
 from spyglass.auth.passwords import hash_password, needs_rehash, verify_password
@@ -30,16 +31,6 @@ INIT = HeadlessInit(
     user_name="Demo User",
     user_password="password",
 )
-
-
-class FakeClock:
-    """Monotonic seconds the test advances by hand (cache TTL, last_used throttling)."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture

@@ -83,7 +83,7 @@ def test_usage_types_without_a_price_cost_nothing_and_a_priced_total_wins():
 
 def test_provided_costs_switch_inference_off():
     pricing = price_observation(GPT4O, {"input": 1000}, {"input": 0.1, "output": 0.2})
-    assert pricing.cost_details == {"input": Decimal("0.1"), "output": Decimal("0.2")}
+    assert pricing.cost_details == {"input": Decimal("0.1"), "output": Decimal("0.2"), "total": Decimal("0.3")}
     assert pricing.total_cost == Decimal("0.3") and pricing.tier_id is None
     assert price_observation(GPT4O, {}, {"total": 2.0}).total_cost == Decimal("2.0")
     # Only input/output add up to a total; any other key leaves it to the client.

@@ -72,7 +72,7 @@ def test_provided_cost_wins_and_no_model_means_no_inferred_cost(pricer: Pricer):
     record = generation(provided_model_name="gpt-4o", provided_usage_details={"input": 10},
                         provided_cost_details={"input": 1.5, "output": 0.5})
     pricer.price(record)
-    assert record["cost_details"] == {"input": 1.5, "output": 0.5} and record["total_cost"] == 2.0
+    assert record["cost_details"] == {"input": 1.5, "output": 0.5, "total": 2.0} and record["total_cost"] == 2.0
     plain = generation(provided_usage_details={"input": 10})
     pricer.price(plain)
     assert plain["internal_model_id"] is None and plain["cost_details"] == {} and plain["total_cost"] is None

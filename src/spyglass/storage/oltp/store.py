@@ -26,6 +26,7 @@ from spyglass.domain.errors import Conflict, Unavailable
 from spyglass.storage.oltp.engine import create_engine_for
 from spyglass.storage.oltp.repositories import (
     ApiKeyRepository,
+    ModelRepository,
     OrganizationRepository,
     ProjectRepository,
     UserRepository,
@@ -64,6 +65,10 @@ class UnitOfWork:
     @cached_property
     def api_keys(self) -> ApiKeyRepository:
         return ApiKeyRepository(self.session)
+
+    @cached_property
+    def models(self) -> ModelRepository:
+        return ModelRepository(self.session)
 
 
 class OltpStore:

@@ -8,6 +8,7 @@ frozen dataclasses in `spyglass.domain`.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
@@ -135,3 +136,71 @@ class ApiKeyRow(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=sa.func.current_timestamp())
     last_used_at: Mapped[datetime | None]
     expires_at: Mapped[datetime | None]
+
+
+# Prices are USD per unit; the smallest in the shipped table is 2.5e-9 (12 places leave
+# room below that). SQLite has no decimal type and keeps a float: repositories round to
+# this scale on the way in and out, so both dialects hand back the same Decimal.
+PRICE_SCALE = 12
+_NO_START_DATE = "1970-01-01 00:00:00+00"
+
+
+class ModelRow(Base):
+    """A model price definition: a project's own, or a managed default (`project_id` NULL)."""
+
+    __tablename__ = "models"
+
+    id: Mapped[str] = mapped_column(sa.String(255), primary_key=True)
+    project_id: Mapped[str | None] = mapped_column(
+        sa.String(255), sa.ForeignKey("projects.id", ondelete="CASCADE"), index=True
+    )
+    model_name: Mapped[str] = mapped_column(sa.String(255))
+    match_pattern: Mapped[str] = mapped_column(sa.Text)
+    start_date: Mapped[datetime | None]
+    unit: Mapped[str | None] = mapped_column(sa.String(32))
+    tokenizer_id: Mapped[str | None] = mapped_column(sa.String(255))
+    # none_as_null: "no config" is SQL NULL, not the JSON literal `null`.
+    tokenizer_config: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON(none_as_null=True))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=sa.func.current_timestamp())
+    # For managed rows: the `updatedAt` of the shipped table, which decides whether a sync rewrites them.
+    updated_at: Mapped[datetime] = mapped_column(
+        default=utcnow, onupdate=utcnow, server_default=sa.func.current_timestamp()
+    )
+
+
+# Unique (project_id, model_name, start_date, unit) with NULL equal to NULL: a plain UNIQUE
+# treats NULLs as distinct on both dialects, which would let every managed row (project_id
+# NULL) and every model without a start date or unit be duplicated.
+sa.Index(
+    "ux_models_project_id_model_name_start_date_unit",
+    sa.func.coalesce(ModelRow.project_id, ""),
+    ModelRow.model_name,
+    sa.func.coalesce(ModelRow.start_date, sa.literal(_NO_START_DATE)),
+    sa.func.coalesce(ModelRow.unit, ""),
+    unique=True,
+)
+
+
+class PricingTierRow(Base):
+    __tablename__ = "pricing_tiers"
+    __table_args__ = (sa.UniqueConstraint("model_id", "priority"),)
+
+    id: Mapped[str] = mapped_column(sa.String(255), primary_key=True)
+    model_id: Mapped[str] = mapped_column(sa.String(255), sa.ForeignKey("models.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(sa.String(255))
+    is_default: Mapped[bool] = mapped_column(sa.Boolean, default=False)
+    priority: Mapped[int] = mapped_column(sa.Integer)
+    conditions: Mapped[list[dict[str, Any]]] = mapped_column(sa.JSON, default=list)
+
+
+class PriceRow(Base):
+    __tablename__ = "prices"
+    __table_args__ = (sa.UniqueConstraint("model_id", "usage_type", "pricing_tier_id"),)
+
+    id: Mapped[str] = mapped_column(sa.String(255), primary_key=True)
+    model_id: Mapped[str] = mapped_column(sa.String(255), sa.ForeignKey("models.id", ondelete="CASCADE"))
+    pricing_tier_id: Mapped[str] = mapped_column(
+        sa.String(255), sa.ForeignKey("pricing_tiers.id", ondelete="CASCADE"), index=True
+    )
+    usage_type: Mapped[str] = mapped_column(sa.String(255))
+    price: Mapped[Decimal] = mapped_column(sa.Numeric(30, PRICE_SCALE))

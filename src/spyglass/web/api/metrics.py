@@ -1,4 +1,4 @@
-"""Langfuse's v1 daily metrics: traces, observations, usage and cost per UTC day."""
+"""Langfuse's metrics: the v1 daily metrics, and the metrics query API (v1 and v2, `query=<json>`)."""
 
 from __future__ import annotations
 
@@ -39,6 +39,16 @@ def daily_metrics(
     )
     days, total = services.metrics.daily_metrics(scope, query, page_of(page, limit))
     return json_response({"data": [_day_to_api(day) for day in days], "meta": page_meta(page, limit, total)})
+
+
+@router.get("/api/public/metrics")
+def metrics_query_v1(services: ServicesDep, scope: ProjectScopeDep, query: str | None = None) -> Response:
+    return json_response({"data": services.metrics.query(scope, query, "v1")})
+
+
+@router.get("/api/public/v2/metrics")
+def metrics_query_v2(services: ServicesDep, scope: ProjectScopeDep, query: str | None = None) -> Response:
+    return json_response({"data": services.metrics.query(scope, query, "v2")})
 
 
 def _day_to_api(day: dict[str, Any]) -> dict[str, Any]:
