@@ -47,6 +47,9 @@ the Langfuse API:
   number of (day, model) rows. Models Phoenix cannot price (absent from its cost table:
   ``claude-3-5-sonnet-20241022`` in 20.26) get no model row and are missing from this
   breakdown, so the workload's four models give three rows per day.
+* ``metrics_cost_by_model_day`` / ``metrics_p95_latency_by_trace_name`` (Langfuse's
+  ``/api/public/v2/metrics`` queries): Phoenix has no general metrics-query API, so both raise
+  ``EndpointMissing`` and are reported as status "missing".
 
 The project's GraphQL node id is looked up once per reader (``getProjectByName``), as the UI
 has it in its URL; the first call made through a reader pays that extra request.
@@ -77,6 +80,7 @@ import httpx  # noqa: E402
 from processes import log_tail, stop_process  # noqa: E402
 from procstats import status_kb  # noqa: E402
 from readback import graphql_data  # noqa: E402
+from reads import EndpointMissing  # noqa: E402
 from rich.console import Console  # noqa: E402
 from rich.markup import escape  # noqa: E402
 
@@ -621,6 +625,12 @@ class PhoenixReader:
         query, variables = cost_by_day_query(days)
         project = self._post(client, query, {"id": self.project_id(client), **variables})["project"]
         return sum(len(project[f"d{i}"]) for i in range(len(days)))
+
+    def metrics_cost_by_model_day(self, client: httpx.Client, start: datetime, end: datetime) -> int:
+        raise EndpointMissing("Phoenix has no metrics query API (no Langfuse-style /v2/metrics)")
+
+    def metrics_p95_latency_by_trace_name(self, client: httpx.Client, start: datetime, end: datetime) -> int:
+        raise EndpointMissing("Phoenix has no metrics query API (no Langfuse-style /v2/metrics)")
 
 
 # ---------------------------------------------------------------- CLI

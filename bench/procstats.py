@@ -215,4 +215,6 @@ def machine_info() -> dict:
         "python": platform.python_version(),
         "platform": platform.platform(),
         "git_commit": _git("rev-parse", "--short", "HEAD"),
+        # Uncommitted or untracked changes under src/: the run measured code the commit does not hold.
+        "git_src_dirty": None if (st := _git("status", "--porcelain", "--", ":/src")) is None else bool(st),
     }

@@ -14,6 +14,7 @@ The client carries the base URL; a reader adds its own authentication.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -29,6 +30,8 @@ QUERIES = (
     "traces_by_tag_24h",
     "trace_100_observations",
     "cost_by_model_day_30d",
+    "metrics_cost_by_model_day_30d",
+    "metrics_p95_latency_by_trace_name_30d",
 )
 
 
@@ -53,6 +56,14 @@ class Reader(Protocol):
 
     def cost_by_model_day(self, client: httpx.Client, start: datetime, end: datetime) -> int:
         """Rows of tokens + cost per model per day."""
+        ...
+
+    def metrics_cost_by_model_day(self, client: httpx.Client, start: datetime, end: datetime) -> int:
+        """Rows of a metrics query: total cost summed per model per day (raise EndpointMissing without one)."""
+        ...
+
+    def metrics_p95_latency_by_trace_name(self, client: httpx.Client, start: datetime, end: datetime) -> int:
+        """Rows of a metrics query: p95 observation latency per trace name, no time dimension."""
         ...
 
 
@@ -105,6 +116,50 @@ class SpyglassReader:
         r.raise_for_status()
         return sum(len(day.get("usage") or ()) for day in r.json()["data"])
 
+    def _metrics_v2(self, client: httpx.Client, query: dict) -> int:
+        # GET /api/public/v2/metrics?query=<JSON> → {"data": [{<dimension>: …, "<agg>_<measure>": …, ...}]}
+        r = client.get("/api/public/v2/metrics", params={"query": json.dumps(query)}, auth=self.auth)
+        if r.status_code == 404:
+            raise EndpointMissing(f"GET /api/public/v2/metrics → 404 {r.text[:120]}")
+        r.raise_for_status()
+        return len(r.json()["data"])
+
+    def metrics_cost_by_model_day(self, client: httpx.Client, start: datetime, end: datetime) -> int:
+        return self._metrics_v2(client, metrics_cost_by_model_day_query(start, end))
+
+    def metrics_p95_latency_by_trace_name(self, client: httpx.Client, start: datetime, end: datetime) -> int:
+        return self._metrics_v2(client, metrics_p95_latency_by_trace_name_query(start, end))
+
+
+def metrics_cost_by_model_day_query(start: datetime, end: datetime) -> dict:
+    """The v2 metrics query of a "cost by model" dashboard chart: sum of totalCost per model per day."""
+    return {
+        "view": "observations",
+        "dimensions": [{"field": "providedModelName"}],
+        "metrics": [{"measure": "totalCost", "aggregation": "sum"}],
+        "filters": [],
+        "timeDimension": {"granularity": "day"},
+        "fromTimestamp": iso_ms(start),
+        "toTimestamp": iso_ms(end),
+        "orderBy": None,
+        "config": {"row_limit": 1000},
+    }
+
+
+def metrics_p95_latency_by_trace_name_query(start: datetime, end: datetime) -> dict:
+    """p95 observation latency (ms) per trace name over the whole range: one row per trace name."""
+    return {
+        "view": "observations",
+        "dimensions": [{"field": "traceName"}],
+        "metrics": [{"measure": "latency", "aggregation": "p95"}],
+        "filters": [],
+        "timeDimension": None,
+        "fromTimestamp": iso_ms(start),
+        "toTimestamp": iso_ms(end),
+        "orderBy": None,
+        "config": {"row_limit": 1000},
+    }
+
 
 @dataclass(frozen=True)
 class ReadParams:
@@ -126,6 +181,8 @@ def _queries(reader: Reader, p: ReadParams, now: datetime) -> dict[str, Callable
         "traces_by_tag_24h": lambda c, _r: reader.traces_by_tag(c, p.tag, day, now, 50),
         "trace_100_observations": lambda c, r: reader.trace(c, ids[r % len(ids)]),
         "cost_by_model_day_30d": lambda c, _r: reader.cost_by_model_day(c, month, now),
+        "metrics_cost_by_model_day_30d": lambda c, _r: reader.metrics_cost_by_model_day(c, month, now),
+        "metrics_p95_latency_by_trace_name_30d": lambda c, _r: reader.metrics_p95_latency_by_trace_name(c, month, now),
     }
 
 

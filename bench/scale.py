@@ -32,6 +32,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import hashlib
+import os
 import secrets
 import shutil
 import sys
@@ -766,6 +767,7 @@ def run(a: argparse.Namespace, console: Console, target: ScaleTarget | None = No
         now = datetime.now(UTC)
         params = pick_read_params(factory, plan, now)
         rtask = progress.add_task("reads", total=a.repeats + a.warmup, info="")
+        load_before_reads = os.getloadavg()  # the 1/5/15-min load average as the reads start
         with RssSampler(a.server_pid) if a.server_pid else nullcontext() as read_sampler:
             reads = measure_reads(
                 target.reader, read_client, params, a.repeats, a.warmup,
@@ -844,6 +846,7 @@ def run(a: argparse.Namespace, console: Console, target: ScaleTarget | None = No
                 "expected": params.expected,
             },
             "queries": reads,
+            "loadavg_at_start": [round(x, 2) for x in load_before_reads],
             "peak_rss_mb": read_sampler.result()["peak_rss_mb"] if read_sampler else None,
         },
         "server": srv,
@@ -942,6 +945,7 @@ def main(argv: list[str] | None = None) -> tuple[int, dict]:
             "shutdown_s": round(server.shutdown_s, 2) if server.shutdown_s is not None else None,
             "exit_status": server.proc.returncode,
         }
+    result["finished_at"] = datetime.now(UTC).isoformat(timespec="seconds")
     render(result, console)
     if not a.no_save:
         path = report.write_json(result, a.results_dir)

@@ -21,6 +21,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 import phoenix  # noqa: E402
 from phoenix import PhoenixReader, cost_by_day_query, ensure_phoenix, utc_days  # noqa: E402
 from readback import READBACKS, PhoenixReadback, SpyglassReadback  # noqa: E402
+from reads import EndpointMissing, ReadParams, measure_reads  # noqa: E402
 from workload import RunIdentity, iso  # noqa: E402
 
 T0 = datetime(2024, 3, 1, 22, 30, tzinfo=UTC)
@@ -110,6 +111,22 @@ def test_reader_sends_the_documented_filters() -> None:
     assert by_tag["variables"]["traceFilterCondition"] == "'\"prod\"' in attributes['langfuse.trace.tags']"
     assert trace["variables"] == {"id": "UHJvamVjdDox", "traceId": "ab" * 16}
     assert sorted(cost["variables"]) == ["d0", "d1", "id"]
+
+
+def test_reader_has_no_metrics_query_api() -> None:
+    """Langfuse's /v2/metrics queries have no Phoenix counterpart: status "missing", no request sent."""
+    fake = FakePhoenix({})
+    params = ReadParams(user_id="u", tag="t", trace_ids=["ab" * 16], now=T0 + timedelta(days=1))
+    reader = PhoenixReader("http://phoenix.test/")
+    with httpx.Client(transport=httpx.MockTransport(fake), base_url="http://phoenix.test") as client:
+        with pytest.raises(EndpointMissing):
+            reader.metrics_cost_by_model_day(client, T0, T0 + timedelta(days=1))
+        with pytest.raises(EndpointMissing):
+            reader.metrics_p95_latency_by_trace_name(client, T0, T0 + timedelta(days=1))
+        assert fake.requests == []
+        out = measure_reads(reader, client, params, repeats=1, warmup=0)  # the other queries fail here: no answers
+    for name in ("metrics_cost_by_model_day_30d", "metrics_p95_latency_by_trace_name_30d"):
+        assert out[name]["status"] == "missing" and out[name]["samples"] == 0
 
 
 def test_reader_reports_graphql_errors() -> None:

@@ -217,6 +217,23 @@ def _mock_spyglass(metrics: bool) -> httpx.Client:
                              {"model": "gpt-4o-mini", "inputUsage": 1, "outputUsage": 2, "totalUsage": 3,
                               "totalCost": 0.1}]}  # fmt: skip
             return httpx.Response(200, json={"data": [day, day, day], "meta": {"totalItems": 3}})
+        if path == "/api/public/v2/metrics" and metrics:
+            query = json.loads(q["query"])
+            assert query["view"] == "observations" and query["fromTimestamp"].endswith("Z")
+            assert query["config"] == {"row_limit": 1000}
+            [metric] = query["metrics"]
+            if query["timeDimension"] == {"granularity": "day"}:
+                assert query["dimensions"] == [{"field": "providedModelName"}]
+                assert metric == {"measure": "totalCost", "aggregation": "sum"}
+                rows = [{"providedModelName": m, "sum_totalCost": 0.1, "time_dimension": d}
+                        for d in ("2026-11-01", "2026-11-02") for m in ("gpt-4o", "gpt-4o-mini", None)]  # fmt: skip
+            else:
+                assert query["timeDimension"] is None and query["dimensions"] == [{"field": "traceName"}]
+                assert metric == {"measure": "latency", "aggregation": "p95"}
+                rows = [{"traceName": "rag-agent", "p95_latency": 812.5}, {"traceName": None, "p95_latency": 3.0}]
+            to = datetime.fromisoformat(query["toTimestamp"])
+            assert to - datetime.fromisoformat(query["fromTimestamp"]) == timedelta(days=30)
+            return httpx.Response(200, json={"data": rows})
         return httpx.Response(404, json={"detail": "Not Found"})
 
     return httpx.Client(base_url="http://spyglass.test", transport=httpx.MockTransport(handler))
@@ -238,8 +255,16 @@ def test_measure_reads(metrics):
     cost = out["cost_by_model_day_30d"]
     if metrics:
         assert cost["status"] == "ok" and cost["items_min"] == 6
+        assert items["metrics_cost_by_model_day_30d"] == (6, 6)
+        assert items["metrics_p95_latency_by_trace_name_30d"] == (2, 2)
     else:
         assert cost["status"] == "missing" and cost["samples"] == 0 and "404" in cost["error"]
+    for name in ("metrics_cost_by_model_day_30d", "metrics_p95_latency_by_trace_name_30d"):
+        r = out[name]
+        if metrics:
+            assert r["status"] == "ok" and r["samples"] == 5 and 0 < r["p50_ms"] <= r["p95_ms"]
+        else:
+            assert r["status"] == "missing" and r["samples"] == 0 and "/v2/metrics → 404" in r["error"]
 
 
 def test_measure_reads_flags_empty_and_errors():
