@@ -106,6 +106,7 @@ def check_topology(settings: Settings, role: Role) -> None:
 class DataDirLocked(StartupError):
     """Another Spyglass process owns the data directory."""
 
+
 def lock_data_dir(data_dir: Path) -> IO[str]:
     """Hold an exclusive lock on the data dir for the life of the process (chDB allows one)."""
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -201,23 +202,29 @@ def open_olap(settings: Settings, pool_size: int) -> OlapClient:
 
 
 def migrate_all(settings: Settings) -> list[str]:
-    """Apply OLTP (Alembic) and OLAP (.sql) migrations; returns the OLAP ones applied.
-
-    Several processes may run this at once against shared engines: PostgreSQL's advisory
-    lock serialises them, and the OLAP migrations run under the same lock.
-    """
+    """Apply OLTP (Alembic) and OLAP (.sql) migrations; returns the OLAP ones applied."""
     oltp = open_oltp(settings, migrate=False)
     try:
-        with oltp.migration_lock():
-            oltp.migrate()
-            ModelService(oltp).sync_defaults()
-            olap = open_olap(settings, pool_size=1)
-            try:
-                return migrate_olap(olap)
-            finally:
-                olap.close()
+        olap = open_olap(settings, pool_size=1)
+        try:
+            return _migrate_stores(oltp, olap, ModelService(oltp))
+        finally:
+            olap.close()
     finally:
         oltp.close()
+
+
+def _migrate_stores(oltp: OltpStore, olap: OlapClient | None, models: ModelService) -> list[str]:
+    """Both schemas and the shipped model prices; returns the OLAP migrations applied.
+
+    Several processes may do this at once against shared engines: PostgreSQL's advisory
+    lock serialises them, and ClickHouse (which has no locks) and the price sync run under it.
+    """
+    with oltp.migration_lock():
+        oltp.migrate()
+        applied = migrate_olap(olap) if olap is not None else []
+        models.sync_defaults()
+    return applied
 
 
 class _IngestOnlyReads:
@@ -329,12 +336,7 @@ def _assemble(settings: Settings, role: Role, queue: JobQueue, blobs: BlobStore,
         if pending_migrations(olap) or oltp.current_revision() != oltp.head_revision():
             raise StartupError("the database schema is not up to date: run `spyglass migrate` first")
     else:
-        with oltp.migration_lock():
-            oltp.migrate()
-            if olap is not None:
-                migrate_olap(olap)
-            # Under the lock: processes starting together upgrade the shipped model prices once.
-            models.sync_defaults()
+        _migrate_stores(oltp, olap, models)
     workers: list[Worker] = []
     if role != "api":
         assert olap is not None

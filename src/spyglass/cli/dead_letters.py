@@ -5,18 +5,17 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from spyglass.bootstrap import StartupError, lock_data_dir, open_queue
 from spyglass.cli.output import exit_with
+from spyglass.cli.output import out as _out
 from spyglass.settings import Settings
 
 dead_letters_app = typer.Typer(
     help="Ingestion jobs that failed every retry (kept with their error, never dropped).",
     no_args_is_help=True,
 )
-_out = Console()
 
 
 @dead_letters_app.command("list")

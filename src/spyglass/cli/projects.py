@@ -7,10 +7,11 @@ from datetime import datetime
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from spyglass.bootstrap import build_project_service
+from spyglass.cli.output import err as _err
+from spyglass.cli.output import out as _out
 from spyglass.domain.errors import SpyglassError
 from spyglass.services.projects import DEFAULT_ORG_NAME, ProjectService
 from spyglass.settings import Settings
@@ -19,9 +20,6 @@ projects_app = typer.Typer(
     help="Create projects and inspect projects and their API keys.",
     no_args_is_help=True,
 )
-
-_out = Console()
-_err = Console(stderr=True)
 
 
 def _service() -> tuple[ProjectService, Settings]:
