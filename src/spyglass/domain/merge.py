@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from typing import Final
 
+from spyglass.domain.pricing import with_total
 from spyglass.domain.records import DEFAULTS, EntityKind, Patch, Record
 
 _IMMUTABLE: Final[dict[str, frozenset[str]]] = {
@@ -111,9 +112,7 @@ def _derive_usage_and_cost(record: Record) -> None:
 
     (Price-table inference for clients that send no cost belongs to the pricing step.)
     """
-    usage = dict(record["provided_usage_details"])
-    if usage and "total" not in usage:
-        usage["total"] = sum(usage.values())
+    usage = with_total(record["provided_usage_details"])
     if usage or not record["usage_details"]:
         record["usage_details"] = usage
     cost = dict(record["provided_cost_details"])

@@ -13,7 +13,7 @@ from typing import Any, Protocol
 
 import orjson
 
-from spyglass.domain.pricing import ModelDefinition, match_model, price_observation, with_total
+from spyglass.domain.pricing import ModelDefinition, match_model, price_observation
 from spyglass.domain.records import Record
 
 log = logging.getLogger(__name__)
@@ -38,7 +38,7 @@ class Pricer:
     def price(self, record: Record) -> None:
         """Set usage_details, cost_details, total_cost, the matched model and tier on an observation."""
         model = self._match(record["project_id"], record["provided_model_name"])
-        usage = with_total(record["provided_usage_details"])
+        usage = record["provided_usage_details"]  # price_observation completes its total
         provided_cost = record["provided_cost_details"]
         if not usage and model is not None and not provided_cost and record["level"] != "ERROR":
             usage = self._count(model, record)
