@@ -38,13 +38,16 @@ class Keys:
         return (self.public_key, self.secret_key)
 
 
+def new_keys() -> Keys:
+    """A fresh project id and key pair, provisioned by a server through LANGFUSE_INIT_*."""
+    return Keys(f"proj-{uuid.uuid4().hex[:8]}", f"pk-lf-{uuid.uuid4()}", f"sk-lf-{uuid.uuid4()}")
+
+
 @dataclass
 class SpyglassServer:
     data_dir: Path
     port: int = field(default_factory=free_port)
-    keys: Keys = field(
-        default_factory=lambda: Keys(f"proj-{uuid.uuid4().hex[:8]}", f"pk-lf-{uuid.uuid4()}", f"sk-lf-{uuid.uuid4()}")
-    )
+    keys: Keys = field(default_factory=new_keys)
     extra_env: dict[str, str] = field(default_factory=dict)
     serve_args: list[str] = field(default_factory=list)
     process: subprocess.Popen[bytes] | None = None

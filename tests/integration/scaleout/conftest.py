@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from tests.support.server import Keys, SpyglassServer
+from tests.support.server import Keys, SpyglassServer, new_keys
 from tests.support.stack import ScaleOutStack
 
 # Short, so a killed worker's jobs are reclaimed within the test's patience.
@@ -25,7 +25,7 @@ def stack(s3_server) -> Iterator[ScaleOutStack]:  # noqa: ANN001
 class Fleet:
     stack: ScaleOutStack
     root: Path
-    keys: Keys = field(default_factory=lambda: SpyglassServer(data_dir=Path("unused")).keys)
+    keys: Keys = field(default_factory=new_keys)
     servers: list[SpyglassServer] = field(default_factory=list)
 
     def env(self, **overrides: str) -> dict[str, str]:
