@@ -32,11 +32,13 @@ from spyglass.domain.values import now_micros
 from spyglass.ingestion.accept import Acceptor
 from spyglass.ingestion.apply import JobApplier
 from spyglass.ingestion.pricing import Pricer
+from spyglass.ingestion.prompt_links import PromptLinker
 from spyglass.llm.tokenizer import Tokenizers
 from spyglass.services.container import Limits, Services
 from spyglass.services.metrics import MetricsService
 from spyglass.services.models import ModelService
 from spyglass.services.projects import ProjectService
+from spyglass.services.prompts import PromptService
 from spyglass.services.tracing import TracingService
 from spyglass.settings import InitSettings, Settings
 from spyglass.storage.blob.base import BlobStore
@@ -261,12 +263,12 @@ def _queue_status(queue: JobQueue) -> dict[str, Any]:
 
 
 def _workers(settings: Settings, queue: JobQueue, blobs: BlobStore, records: RecordStore, pricer: Pricer,
-             count: int) -> list[Worker]:
+             linker: PromptLinker, count: int) -> list[Worker]:
     # The record cache is only safe while this one thread is the only writer anywhere.
     sole_writer = settings.embedded_olap and count == 1
     return [
         Worker(queue, JobApplier(blobs, records, now_micros, keep_raw_events=settings.keep_raw_events,
-                                 sole_writer=sole_writer, pricer=pricer),
+                                 sole_writer=sole_writer, pricer=pricer, linker=linker),
                batch_jobs=settings.worker_batch_jobs, max_attempts=settings.worker_max_attempts)
         for _ in range(max(count, 1))
     ]
@@ -331,6 +333,10 @@ def _assemble(settings: Settings, role: Role, queue: JobQueue, blobs: BlobStore,
     oltp = open_oltp(settings, migrate=False)
     resources.callback(oltp.close)
     models = ModelService(oltp)
+    cache = open_cache(settings)
+    if isinstance(cache, RedisCache):
+        resources.callback(cache.close)
+    prompts = PromptService(oltp, cache, cache_ttl=settings.prompt_cache_ttl_seconds)
     if role == "worker":
         assert olap is not None
         if pending_migrations(olap) or oltp.current_revision() != oltp.head_revision():
@@ -342,13 +348,11 @@ def _assemble(settings: Settings, role: Role, queue: JobQueue, blobs: BlobStore,
         assert olap is not None
         pricer = Pricer(models.models_for_matching, Tokenizers(settings.data_dir / "tiktoken"))
         count = concurrency or (settings.worker_concurrency if settings.redis_url else 1)
-        workers = _workers(settings, queue, blobs, RecordStore(olap, gate), pricer, count)
+        workers = _workers(settings, queue, blobs, RecordStore(olap, gate), pricer, PromptLinker(prompts.link_ids),
+                           count)
     if role == "worker":
         return Platform(settings, role, None, workers, queue)
 
-    cache = open_cache(settings)
-    if isinstance(cache, RedisCache):
-        resources.callback(cache.close)
     projects = ProjectService(oltp, resolve_salt(settings), cache=cache)
     projects.apply_headless_init(InitSettings().to_init())
     acceptor = Acceptor(blobs, queue)
@@ -371,6 +375,7 @@ def _assemble(settings: Settings, role: Role, queue: JobQueue, blobs: BlobStore,
     services = Services(
         projects=projects,
         models=models,
+        prompts=prompts,
         tracing=TracingService(reads, acceptor, wait_for, models.prices_of),
         metrics=MetricsService(metrics, metrics_runner, max_range_days=settings.metrics_max_range_days),
         ingestion=acceptor,

@@ -108,6 +108,11 @@ class Settings(BaseSettings):
     metrics_max_range_days: int = Field(
         default=400, description="Longest fromTimestamp..toTimestamp range a metrics query may ask for (days)."
     )
+    prompt_cache_ttl_seconds: float = Field(
+        default=60.0, gt=0,
+        description="How long a resolved prompt stays in the read cache. Writes invalidate it at once in every "
+        "process sharing the cache (Redis); the TTL bounds staleness only between processes without Redis.",
+    )
     log_level: str = Field(default="info", description="Log level: debug, info, warning, error.")
 
     @property

@@ -85,17 +85,60 @@ def create(
     table.add_row("Project ID", created.project.id)
     table.add_row("Project name", created.project.name)
     table.add_row("Organization", f"{created.organization.name} ({created.organization.id})")
-    table.add_row("Public key", created.public_key)
-    table.add_row("Secret key", created.secret_key)
+    _print_keys(table, created.public_key, created.secret_key, settings)
+
+
+def _print_keys(table: Table, public_key: str, secret_key: str, settings: Settings) -> None:
+    table.add_row("Public key", public_key)
+    table.add_row("Secret key", secret_key)
     _out.print(table)
     _out.print("[yellow]Store the secret key now: only its hash is kept, it cannot be shown again.[/]")
     _out.print("Configure a Langfuse SDK with:")
     _out.print(
-        f"export LANGFUSE_PUBLIC_KEY={created.public_key} LANGFUSE_SECRET_KEY={created.secret_key} "
+        f"export LANGFUSE_PUBLIC_KEY={public_key} LANGFUSE_SECRET_KEY={secret_key} "
         f"LANGFUSE_BASE_URL={_base_url(settings)}",
         soft_wrap=True,
         highlight=False,
     )
+
+
+@projects_app.command("add-key")
+def add_key(
+    project_id: Annotated[str, typer.Option("--project", help="The project the key belongs to.")],
+    role: Annotated[
+        str,
+        typer.Option(
+            "--role", case_sensitive=False,
+            help="admin: everything a Langfuse project key can do. member: the same, except changing "
+                 "protected prompt labels (for application and CI keys).",
+        ),
+    ] = "admin",
+    note: Annotated[str | None, typer.Option("--note", help="A note to recognise the key by.")] = None,
+    public_key: Annotated[
+        str | None, typer.Option("--public-key", help="Use this public key instead of generating one.")
+    ] = None,
+    secret_key: Annotated[
+        str | None, typer.Option("--secret-key", help="Use this secret key instead of generating one.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON (for scripts).")] = False,
+) -> None:
+    """Add an API key pair to a project and print it (the secret is shown only once)."""
+    service, settings = _service()
+    try:
+        created = service.create_api_key(project_id, public_key=public_key, secret_key=secret_key, note=note,
+                                         role=role.upper())
+    except SpyglassError as error:
+        raise _fail(error) from None
+    if as_json:
+        typer.echo(json.dumps({"projectId": project_id, "publicKey": created.api_key.public_key,
+                               "secretKey": created.secret_key, "role": created.api_key.role}))
+        return
+    table = Table(title="API key added", show_header=False)
+    table.add_column("field", style="bold")
+    table.add_column("value", overflow="fold")
+    table.add_row("Project ID", project_id)
+    table.add_row("Role", created.api_key.role)
+    _print_keys(table, created.api_key.public_key, created.secret_key, settings)
 
 
 @projects_app.command("list")
@@ -134,13 +177,14 @@ def keys(
     table = Table(title=f"API keys of {project_id}")
     for column in ("Key ID", "Public key"):
         table.add_column(column, overflow="fold")
-    for column in ("Secret key", "Note", "Created", "Last used"):
+    for column in ("Secret key", "Role", "Note", "Created", "Last used"):
         table.add_column(column)
     for key in api_keys:
         table.add_row(
             key.id,
             key.public_key,
             key.display_secret_key,
+            key.role,
             key.note or "",
             _when(key.created_at),
             _when(key.last_used_at),

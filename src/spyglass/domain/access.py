@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 AccessLevel = Literal["project", "scores"]
+KeyRole = Literal["ADMIN", "MEMBER"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -13,9 +14,15 @@ class ProjectScope:
     """Produced by `auth` from the Authorization header; every read and write is scoped by it.
 
     `access_level` is "project" for Basic auth with public+secret key and "scores" for a
-    Bearer public key (Langfuse lets such callers write scores only).
+    Bearer public key (Langfuse lets such callers write scores only). `role` is the key's:
+    only ADMIN keys may change protected prompt labels.
     """
 
     project_id: str
     public_key: str
     access_level: AccessLevel = "project"
+    role: KeyRole = "ADMIN"
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "ADMIN"

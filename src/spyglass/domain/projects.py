@@ -12,8 +12,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
+from spyglass.domain.access import KeyRole
+
 Role = Literal["OWNER", "ADMIN", "MEMBER", "VIEWER"]
 ROLES: tuple[Role, ...] = ("OWNER", "ADMIN", "MEMBER", "VIEWER")
+# Langfuse's project keys behave like ADMIN keys; MEMBER keys cannot change protected prompt labels.
+KEY_ROLES: tuple[KeyRole, ...] = ("ADMIN", "MEMBER")
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +80,7 @@ class ApiKey:
     created_at: datetime | None = None
     last_used_at: datetime | None = None
     expires_at: datetime | None = None
+    role: KeyRole = "ADMIN"
 
 
 class HeadlessInit(BaseModel):

@@ -24,6 +24,7 @@ from spyglass.domain.records import EntityKind, Patch, Record
 from spyglass.ingestion.contracts import IngestJob
 from spyglass.ingestion.otel import request_to_patches
 from spyglass.ingestion.pricing import Pricer
+from spyglass.ingestion.prompt_links import PromptLinker
 from spyglass.storage.blob.base import BlobStore
 from spyglass.storage.olap.codec import sort_key_changed
 from spyglass.storage.olap.records import RecordStore
@@ -89,12 +90,14 @@ class JobApplier:
         keep_raw_events: bool = False,
         sole_writer: bool = True,
         pricer: Pricer | None = None,
+        linker: PromptLinker | None = None,
     ) -> None:
         self.blobs = blobs
         self.records = records
         self.clock = clock
         self.keep_raw_events = keep_raw_events
         self.pricer = pricer
+        self.linker = linker
         # Another writer's update would not be in our cache: with several, always read the store.
         self.cache = RecordCache(_CACHE_SIZE if sole_writer else 0)
         self._last_ts = 0
@@ -202,6 +205,8 @@ class JobApplier:
             touched[key] = record
             if complete:
                 whole.add(key)
+        if self.linker is not None:
+            self.linker.link(record for key, record in touched.items() if key[0] == "observation")
         plan = WritePlan({}, {}, self._version())
         for key, record in touched.items():
             if key[0] == "observation" and self.pricer is not None:

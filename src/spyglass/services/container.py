@@ -10,6 +10,7 @@ from spyglass.ingestion.accept import Acceptor
 from spyglass.services.metrics import MetricsService
 from spyglass.services.models import ModelService
 from spyglass.services.projects import ProjectService
+from spyglass.services.prompts import PromptService
 from spyglass.services.tracing import TracingService
 
 
@@ -24,6 +25,7 @@ class Limits:
 class Services:
     projects: ProjectService
     models: ModelService
+    prompts: PromptService
     tracing: TracingService
     metrics: MetricsService
     ingestion: Acceptor

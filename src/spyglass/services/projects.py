@@ -30,7 +30,7 @@ from spyglass.auth.api_keys import (
 from spyglass.auth.passwords import hash_password
 from spyglass.domain.access import ProjectScope
 from spyglass.domain.errors import Conflict, InvalidInput, NotFound, Unauthorized, Unavailable
-from spyglass.domain.projects import ApiKey, Organization, Project, ProjectInfo
+from spyglass.domain.projects import KEY_ROLES, ApiKey, Organization, Project, ProjectInfo
 from spyglass.storage.cache.base import Cache
 from spyglass.storage.cache.memory import MemoryCache
 from spyglass.storage.oltp.store import OltpStore, UnitOfWork
@@ -104,7 +104,7 @@ class ProjectService:
             entry = orjson.loads(cached)
             self._touch_if_due(entry["keyId"])
             return ProjectScope(project_id=entry["projectId"], public_key=credentials.public_key,
-                                access_level=credentials.access_level)
+                                access_level=credentials.access_level, role=entry.get("role", "ADMIN"))
 
         with self._store.session() as uow:
             key = uow.api_keys.find_usable(credentials.public_key)
@@ -122,9 +122,11 @@ class ProjectService:
             ttl = self._cache_ttl
             if key.expires_at is not None:
                 ttl = min(ttl, (key.expires_at - datetime.now(UTC)).total_seconds())
-            self._cache.set(entry_key, orjson.dumps({"projectId": key.project_id, "keyId": key.id}), ttl)
+            entry = {"projectId": key.project_id, "keyId": key.id, "role": key.role}
+            self._cache.set(entry_key, orjson.dumps(entry), ttl)
         self._touch_if_due(key.id)
-        return ProjectScope(project_id=key.project_id, public_key=key.public_key, access_level=credentials.access_level)
+        return ProjectScope(project_id=key.project_id, public_key=key.public_key, access_level=credentials.access_level,
+                            role=key.role)
 
     def _touch_if_due(self, key_id: str) -> None:
         with self._lock:
@@ -211,11 +213,14 @@ class ProjectService:
         public_key: str | None = None,
         secret_key: str | None = None,
         note: str | None = None,
+        role: str = "ADMIN",
     ) -> CreatedApiKey:
+        if role not in KEY_ROLES:
+            raise InvalidInput(f"role must be one of {', '.join(KEY_ROLES)}, got {role!r}")
         public_key, secret_key = self._resolve_key_pair(public_key, secret_key)
         with self._store.session() as uow:
             uow.projects.get(project_id)
-            api_key = self._insert_key(uow, project_id, public_key, secret_key, note)
+            api_key = self._insert_key(uow, project_id, public_key, secret_key, note, role)
         return CreatedApiKey(api_key=api_key, secret_key=secret_key)
 
     def list_api_keys(self, project_id: str) -> list[ApiKey]:
@@ -240,7 +245,8 @@ class ProjectService:
         return public_key, secret_key
 
     def _insert_key(
-        self, uow: UnitOfWork, project_id: str, public_key: str, secret_key: str, note: str | None
+        self, uow: UnitOfWork, project_id: str, public_key: str, secret_key: str, note: str | None,
+        role: str = "ADMIN",
     ) -> ApiKey:
         if uow.api_keys.find_by_public_key(public_key) is not None:
             raise Conflict("An API key with this public key already exists")
@@ -250,6 +256,7 @@ class ProjectService:
             hashed_secret_key=hash_secret(secret_key, self._salt),
             display_secret_key=display_secret(secret_key),
             note=note,
+            role=role,
         )
 
     # -- headless initialisation -----------------------------------------------------

@@ -9,7 +9,18 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from spyglass.services.container import Services
-from spyglass.web.api import health, ingestion, metrics, models, observations, scores, scores_v3, sessions, traces
+from spyglass.web.api import (
+    health,
+    ingestion,
+    metrics,
+    models,
+    observations,
+    prompts,
+    scores,
+    scores_v3,
+    sessions,
+    traces,
+)
 from spyglass.web.errors import install_error_handlers
 
 
@@ -33,6 +44,6 @@ def create_app(
     # Langfuse reflects every origin without credentials; browser SDKs rely on it.
     app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["*"], allow_headers=["*"])
     install_error_handlers(app)
-    for module in (health, ingestion, traces, observations, sessions, scores, scores_v3, metrics, models):
+    for module in (health, ingestion, traces, observations, sessions, scores, scores_v3, metrics, models, prompts):
         app.include_router(module.router)
     return app

@@ -29,6 +29,7 @@ from spyglass.storage.oltp.repositories import (
     ModelRepository,
     OrganizationRepository,
     ProjectRepository,
+    PromptRepository,
     UserRepository,
 )
 
@@ -69,6 +70,10 @@ class UnitOfWork:
     @cached_property
     def models(self) -> ModelRepository:
         return ModelRepository(self.session)
+
+    @cached_property
+    def prompts(self) -> PromptRepository:
+        return PromptRepository(self.session)
 
 
 class OltpStore:

@@ -26,6 +26,7 @@ NAMING_CONVENTION = {
 }
 
 MEMBERSHIP_ROLES = ("OWNER", "ADMIN", "MEMBER", "VIEWER")
+API_KEY_ROLES = ("ADMIN", "MEMBER")
 
 
 def utcnow() -> datetime:
@@ -136,6 +137,8 @@ class ApiKeyRow(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=sa.func.current_timestamp())
     last_used_at: Mapped[datetime | None]
     expires_at: Mapped[datetime | None]
+    # ADMIN keys may change protected prompt labels; MEMBER keys may not (Spyglass only).
+    role: Mapped[str] = mapped_column(sa.String(16), default="ADMIN", server_default="ADMIN")
 
 
 # Prices are USD per unit; the smallest in the shipped table is 2.5e-9 (12 places leave
@@ -204,3 +207,89 @@ class PriceRow(Base):
     )
     usage_type: Mapped[str] = mapped_column(sa.String(255))
     price: Mapped[Decimal] = mapped_column(sa.Numeric(30, PRICE_SCALE))
+
+
+class PromptRow(Base):
+    """A prompt name in a project: what all its versions share (type, tags)."""
+
+    __tablename__ = "prompts"
+    __table_args__ = (sa.UniqueConstraint("project_id", "name"),)
+
+    id: Mapped[str] = mapped_column(sa.String(255), primary_key=True)
+    project_id: Mapped[str] = mapped_column(sa.String(255), sa.ForeignKey("projects.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(sa.String(255))
+    type: Mapped[str] = mapped_column(sa.String(8))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=sa.func.current_timestamp())
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=sa.func.current_timestamp())
+
+
+class PromptVersionRow(Base):
+    """One immutable version; its id is the `promptId` generations link to."""
+
+    __tablename__ = "prompt_versions"
+    __table_args__ = (sa.UniqueConstraint("prompt_id", "version"),)
+
+    id: Mapped[str] = mapped_column(sa.String(255), primary_key=True)
+    prompt_id: Mapped[str] = mapped_column(sa.String(255), sa.ForeignKey("prompts.id", ondelete="CASCADE"))
+    project_id: Mapped[str] = mapped_column(sa.String(255), index=True)
+    version: Mapped[int] = mapped_column(sa.Integer)
+    # A string for text prompts, a list of messages for chat prompts.
+    content: Mapped[Any] = mapped_column(sa.JSON)
+    config: Mapped[Any] = mapped_column(sa.JSON)
+    commit_message: Mapped[str | None] = mapped_column(sa.Text)
+    created_by: Mapped[str] = mapped_column(sa.String(255))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=sa.func.current_timestamp())
+    # Content never changes; labels and tags moving do count as an update (Langfuse).
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=sa.func.current_timestamp())
+
+
+class PromptLabelRow(Base):
+    """A label of a prompt: the primary key makes it point at exactly one version."""
+
+    __tablename__ = "prompt_labels"
+
+    prompt_id: Mapped[str] = mapped_column(
+        sa.String(255), sa.ForeignKey("prompts.id", ondelete="CASCADE"), primary_key=True
+    )
+    label: Mapped[str] = mapped_column(sa.String(36), primary_key=True)
+    version_id: Mapped[str] = mapped_column(
+        sa.String(255), sa.ForeignKey("prompt_versions.id", ondelete="CASCADE"), index=True
+    )
+    # Labels are shown in the order they were given to the version.
+    position: Mapped[int] = mapped_column(sa.Integer)
+
+
+class PromptTagRow(Base):
+    __tablename__ = "prompt_tags"
+
+    prompt_id: Mapped[str] = mapped_column(
+        sa.String(255), sa.ForeignKey("prompts.id", ondelete="CASCADE"), primary_key=True
+    )
+    tag: Mapped[str] = mapped_column(sa.String(255), primary_key=True)
+    position: Mapped[int] = mapped_column(sa.Integer)
+
+
+class PromptDependencyRow(Base):
+    """A version's reference to another prompt, by name and a version or a label."""
+
+    __tablename__ = "prompt_dependencies"
+    __table_args__ = (sa.Index("ix_prompt_dependencies_project_id_child_name", "project_id", "child_name"),)
+
+    id: Mapped[str] = mapped_column(sa.String(255), primary_key=True)
+    project_id: Mapped[str] = mapped_column(sa.String(255))
+    parent_version_id: Mapped[str] = mapped_column(
+        sa.String(255), sa.ForeignKey("prompt_versions.id", ondelete="CASCADE"), index=True
+    )
+    child_name: Mapped[str] = mapped_column(sa.String(255))
+    child_version: Mapped[int | None] = mapped_column(sa.Integer)
+    child_label: Mapped[str | None] = mapped_column(sa.String(36))
+
+
+class ProtectedPromptLabelRow(Base):
+    __tablename__ = "prompt_protected_labels"
+
+    project_id: Mapped[str] = mapped_column(
+        sa.String(255), sa.ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True
+    )
+    label: Mapped[str] = mapped_column(sa.String(36), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=sa.func.current_timestamp())

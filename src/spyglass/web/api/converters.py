@@ -3,10 +3,11 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from spyglass.domain.records import Record
-from spyglass.domain.values import decode_metadata, decode_value
+from spyglass.domain.values import decode_metadata, decode_value, parse_timestamp
 from spyglass.domain.values import format_timestamp as ts
 
 
@@ -205,3 +206,8 @@ def session_to_api(session: dict[str, Any], project_id: str) -> dict[str, Any]:
 
 def page_meta(page: int, limit: int, total: int) -> dict[str, int]:
     return {"page": page, "limit": limit, "totalItems": total, "totalPages": -(-total // limit) if total else 0}
+
+
+def iso(value: datetime | None) -> str | None:
+    """A stored datetime as the wire shows it (milliseconds, `Z`)."""
+    return None if value is None else ts(parse_timestamp(value))

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from spyglass.domain.pricing import ModelDefinition, PricingTier, legacy_prices
-from spyglass.domain.values import format_timestamp, parse_timestamp
+from spyglass.web.api.converters import iso
 
 
 def model_to_api(model: ModelDefinition) -> dict[str, Any]:
@@ -17,7 +16,7 @@ def model_to_api(model: ModelDefinition) -> dict[str, Any]:
         "id": model.id,
         "modelName": model.model_name,
         "matchPattern": model.match_pattern,
-        "startDate": _timestamp(model.start_date),
+        "startDate": iso(model.start_date),
         "unit": model.unit,
         "inputPrice": _number(legacy["inputPrice"]),
         "outputPrice": _number(legacy["outputPrice"]),
@@ -25,7 +24,7 @@ def model_to_api(model: ModelDefinition) -> dict[str, Any]:
         "tokenizerId": model.tokenizer_id,
         "tokenizerConfig": model.tokenizer_config,
         "isLangfuseManaged": model.project_id is None,
-        "createdAt": _timestamp(model.created_at),
+        "createdAt": iso(model.created_at),
         "prices": {usage: {"price": float(price)} for usage, price in (default.prices if default else {}).items()},
         "pricingTiers": [_tier(tier) for tier in sorted(model.pricing_tiers, key=lambda tier: tier.priority)],
     }
@@ -44,7 +43,3 @@ def _tier(tier: PricingTier) -> dict[str, Any]:
 
 def _number(value: Any) -> float | None:
     return None if value is None else float(value)
-
-
-def _timestamp(value: datetime | None) -> str | None:
-    return None if value is None else format_timestamp(parse_timestamp(value))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import Query
@@ -26,6 +27,13 @@ def timestamp_param(name: str, value: str | None) -> int | None:
     if micros is None:
         raise InvalidInput(f"{name} must be an ISO 8601 date-time, got {value!r}")
     return micros
+
+
+def datetime_param(name: str, value: str | None) -> datetime | None:
+    micros = timestamp_param(name, value)
+    if micros is None:
+        return None
+    return datetime.fromtimestamp(micros // 1_000_000, tz=UTC).replace(microsecond=micros % 1_000_000)
 
 
 def csv_values(values: list[str] | None) -> list[str]:

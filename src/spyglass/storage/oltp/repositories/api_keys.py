@@ -63,6 +63,7 @@ class ApiKeyRepository:
         note: str | None = None,
         expires_at: datetime | None = None,
         key_id: str | None = None,
+        role: str = "ADMIN",
     ) -> ApiKey:
         row = ApiKeyRow(
             id=key_id or str(uuid.uuid4()),
@@ -72,6 +73,7 @@ class ApiKeyRepository:
             display_secret_key=display_secret_key,
             note=note,
             expires_at=expires_at,
+            role=role,
         )
         self._session.add(row)
         self._session.flush()
@@ -98,4 +100,5 @@ def _to_api_key(row: ApiKeyRow) -> ApiKey:
         created_at=row.created_at,
         last_used_at=row.last_used_at,
         expires_at=row.expires_at,
+        role=row.role,
     )
