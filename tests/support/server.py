@@ -105,11 +105,19 @@ class SpyglassServer:
 
     def create_project(self, name: str) -> Keys:
         """A second project with its own key pair, through the real CLI."""
+        return self._keys_from_cli("projects", "create", "--name", name)
+
+    def add_key(self, role: str = "member", project_id: str | None = None) -> Keys:
+        """Another key pair (admin or member role) for a project (default: the provisioned one), through the CLI."""
+        return self._keys_from_cli("projects", "add-key", "--project", project_id or self.keys.project_id,
+                                   "--role", role)
+
+    def _keys_from_cli(self, *command: str) -> Keys:
         public_key, secret_key = f"pk-lf-{uuid.uuid4()}", f"sk-lf-{uuid.uuid4()}"
         env = {k: v for k, v in self.env().items() if not k.startswith("LANGFUSE_INIT_")}
         out = subprocess.run(
-            [SERVER_PYTHON, "-m", "spyglass", "projects", "create", "--name", name, "--public-key", public_key,
-             "--secret-key", secret_key, "--json"],
+            [SERVER_PYTHON, "-m", "spyglass", *command, "--public-key", public_key, "--secret-key", secret_key,
+             "--json"],
             env=env, capture_output=True, text=True, check=True,
         )
         return Keys(json.loads(out.stdout)["projectId"], public_key, secret_key)
