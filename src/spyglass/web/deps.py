@@ -11,7 +11,9 @@ from spyglass.domain.errors import Forbidden
 from spyglass.services.container import Services
 
 
-def get_services(request: Request) -> Services:
+# Pure dependencies are async: FastAPI would run a sync one on the threadpool, a thread
+# hop per request for no I/O at all.
+async def get_services(request: Request) -> Services:
     return request.app.state.services
 
 
@@ -22,7 +24,7 @@ def _any_scope(request: Request, services: ServicesDep) -> ProjectScope:
     return services.projects.authenticate(request.headers.get("authorization"))
 
 
-def _project_scope(scope: Annotated[ProjectScope, Depends(_any_scope)]) -> ProjectScope:
+async def _project_scope(scope: Annotated[ProjectScope, Depends(_any_scope)]) -> ProjectScope:
     if scope.access_level != "project":
         raise Forbidden("Access denied - insufficient permissions for this endpoint")
     return scope
