@@ -300,7 +300,7 @@ def _parse_ref(params: str, tag: str) -> DependencyRef:
     if not name or not value:
         raise InvalidInput(f"Invalid prompt reference {tag}: name and version or label must not be empty")
     if key == "version":
-        if not value.isdigit() or int(value) < 1:
+        if not (value.isascii() and value.isdigit()) or int(value) < 1:
             raise InvalidInput(f"Invalid prompt reference {tag}: version must be a positive integer")
         return DependencyRef(name=name, version=int(value))
     if key == "label":
@@ -347,8 +347,12 @@ def _resolve_content(
     dependencies: dict[str, list[dict[str, Any]]],
     used: list[PromptVersion],
 ) -> Content:
-    if depth > MAX_DEPENDENCY_DEPTH:
-        raise InvalidInput(f"Prompt dependencies are nested more than {MAX_DEPENDENCY_DEPTH} levels deep")
+    # The root is level 0; a prompt reached at level MAX_DEPENDENCY_DEPTH is one too deep (Langfuse).
+    if depth >= MAX_DEPENDENCY_DEPTH:
+        raise InvalidInput(
+            f"Prompt dependencies are nested too deeply: a chain of references may hold at most "
+            f"{MAX_DEPENDENCY_DEPTH} prompts"
+        )
     replacements: dict[DependencyRef, str] = {}
     for ref in refs:
         if ref.name == path[0] and len(path) == 1:

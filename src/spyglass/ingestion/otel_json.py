@@ -121,7 +121,7 @@ def _nanos(value: Any) -> int:
 def _enum(value: Any, names: dict[str, int]) -> int:
     if value is None:
         return 0
-    if isinstance(value, str) and not value.isdigit():
+    if isinstance(value, str) and not (value.isascii() and value.isdigit()):
         return names.get(value, 0)
     return int(value)
 

@@ -16,6 +16,7 @@ with distinct versions.
 from __future__ import annotations
 
 import logging
+import random
 import threading
 import time
 import uuid
@@ -133,7 +134,8 @@ class PromptService:
             try:
                 with self._write_lock, self._store.session() as uow:
                     repo = uow.prompts
-                    head = repo.find_head(project_id, draft.name, lock=True)
+                    repo.lock_name(project_id, draft.name)
+                    head = repo.find_head(project_id, draft.name)
                     if head is not None and head.type != draft.type:
                         raise InvalidInput(
                             "Previous versions have different prompt type. Create a new prompt with a different name."
@@ -148,6 +150,7 @@ class PromptService:
                         f"Prompt '{draft.name}' is being changed by other requests at the same time; try again"
                     ) from None
                 log.info("prompt %r changed concurrently; creating the version again", draft.name)
+                time.sleep(random.uniform(0, 0.01 * attempt))
         self._invalidate(project_id)
         return created
 
@@ -156,6 +159,7 @@ class PromptService:
         labels = parse_new_labels(body)
         with self._write_lock, self._store.session() as uow:
             repo = uow.prompts
+            repo.lock_name(scope.project_id, name)
             current = repo.find_version(scope.project_id, name, Selector(version=version))
             if current is None:
                 raise _not_found(name, Selector(version=version))
@@ -169,6 +173,7 @@ class PromptService:
         project_id = scope.project_id
         with self._write_lock, self._store.session() as uow:
             repo = uow.prompts
+            repo.lock_name(project_id, name)
             doomed = repo.versions(project_id, name, selector)
             if not doomed:
                 raise _not_found(name, selector or Selector(label=None), any_version=selector is None)

@@ -24,7 +24,7 @@ def is_gzip(request: Request) -> bool:
 async def read_raw_body(request: Request, limit: int) -> bytes:
     """The body as sent (still compressed, if it was); 413 past `limit` bytes."""
     declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
+    if declared and declared.isascii() and declared.isdigit() and int(declared) > limit:
         raise PayloadTooLarge(f"Request body exceeds the limit of {limit} bytes")
     chunks, size = [], 0
     async for chunk in request.stream():

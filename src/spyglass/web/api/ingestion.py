@@ -43,7 +43,7 @@ async def otel_traces(request: Request, services: ServicesDep, scope: ProjectSco
     if "application/x-protobuf" not in content_type and "application/json" not in content_type:
         return _otlp_error("Invalid content type")
     version = request.headers.get("x-langfuse-ingestion-version")
-    if version is not None and (not version.strip().isdigit() or int(version) > 4):
+    if version is not None and (not (version.strip().isascii() and version.strip().isdigit()) or int(version) > 4):
         return _otlp_error(f"Unsupported x-langfuse-ingestion-version: {version}")
     raw = await read_raw_body(request, services.limits.otel_body_bytes)
     compressed = is_gzip(request)

@@ -165,6 +165,6 @@ def _selector(version: str | None, label: str | None) -> Selector:
 def _version(value: str | None) -> int | None:
     if value is None:
         return None
-    if not value.isdigit() or not 1 <= int(value) <= 2**31 - 1:
+    if not (value.isascii() and value.isdigit()) or not 1 <= int(value) <= 2**31 - 1:
         raise InvalidInput(f"version must be a positive integer, got {value!r}")
     return int(value)

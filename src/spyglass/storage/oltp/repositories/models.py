@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from spyglass.domain.errors import NotFound
 from spyglass.domain.pricing import ModelDefinition, PricingTier
 from spyglass.domain.queries import Page
+from spyglass.storage.oltp.repositories.batching import chunks
 from spyglass.storage.oltp.tables import PRICE_SCALE, ModelRow, PriceRow, PricingTierRow, utcnow
 
 _QUANTUM = Decimal(1).scaleb(-PRICE_SCALE)
@@ -131,7 +132,7 @@ class ModelRepository:
                    and stored[model_id] != model.updated_at]
         new = [model for model_id, model in wanted.items() if model_id not in stored]
         # Deletes first, so a name freed by a removed model can be taken by a new one.
-        for chunk in _chunks(gone + [model.id for model in changed]):
+        for chunk in chunks(gone + [model.id for model in changed]):
             self._session.execute(sa.delete(ModelRow).where(ModelRow.id.in_(chunk)))
         self._insert(changed + new)
         self._session.flush()
@@ -247,9 +248,3 @@ def _normalize(price: Any) -> Decimal:
     # digits, far more than any price needs).
     value = Decimal(price).quantize(_QUANTUM)
     return value.normalize() if value else Decimal(0)
-
-
-def _chunks(ids: list[str], size: int = 500) -> Iterable[list[str]]:
-    # Bound the IN list (SQLite caps bound parameters per statement).
-    for start in range(0, len(ids), size):
-        yield ids[start:start + size]

@@ -7,6 +7,7 @@ points at one version; moving it is an update of that row. Versions come back as
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -27,6 +28,7 @@ from spyglass.domain.prompts import (
     Selector,
 )
 from spyglass.domain.queries import Page
+from spyglass.storage.oltp.repositories.batching import chunks
 from spyglass.storage.oltp.tables import (
     PromptDependencyRow,
     PromptLabelRow,
@@ -64,12 +66,24 @@ class PromptRepository:
 
     # -- reads ---------------------------------------------------------------------
 
-    def find_head(self, project_id: str, name: str, *, lock: bool = False) -> PromptHead | None:
-        """The prompt called `name`; `lock` holds its row until commit (PostgreSQL), serialising writers."""
+    def lock_name(self, project_id: str, name: str) -> None:
+        """Hold the right to write prompt `name` until commit, in every process.
+
+        PostgreSQL: an advisory lock on the name, so even the first version of a new name is
+        created by one writer at a time. SQLite: an empty UPDATE takes the database's write
+        lock at once; reading first would leave a stale snapshot that loses the race later.
+        """
+        if self._session.get_bind().dialect.name == "postgresql":
+            digest = hashlib.blake2b(f"prompt\0{project_id}\0{name}".encode(), digest_size=8).digest()
+            key = int.from_bytes(digest, "big", signed=True)
+            self._session.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+        else:
+            self._session.execute(sa.update(PromptRow).where(sa.false()).values(type=PromptRow.type))
+
+    def find_head(self, project_id: str, name: str) -> PromptHead | None:
+        """The prompt called `name`, and its highest version number."""
         stmt = sa.select(PromptRow.id, PromptRow.name, PromptRow.type).where(
             PromptRow.project_id == project_id, PromptRow.name == name)
-        if lock:
-            stmt = stmt.with_for_update()
         row = self._session.execute(stmt).first()
         if row is None:
             return None
@@ -116,7 +130,7 @@ class PromptRepository:
             return {}
         found: dict[tuple[str, int], str] = {}
         names = sorted({name for name, _ in wanted})
-        for chunk in _chunks(names):
+        for chunk in chunks(names):
             rows = self._session.execute(
                 sa.select(PromptRow.name, PromptVersionRow.version, PromptVersionRow.id)
                 .join(PromptVersionRow, PromptVersionRow.prompt_id == PromptRow.id)
@@ -262,7 +276,7 @@ class PromptRepository:
 
     def delete_versions(self, project_id: str, name: str, versions: Sequence[PromptVersion]) -> None:
         """Delete these versions; the prompt goes with its last one, and `latest` moves to the newest left."""
-        head = self.find_head(project_id, name, lock=True)
+        head = self.find_head(project_id, name)
         if head is None:
             return
         self._session.execute(sa.delete(PromptVersionRow).where(
@@ -321,26 +335,20 @@ class PromptRepository:
                               .values(updated_at=now))
 
     def _labels_of(self, version_ids: Sequence[str]) -> dict[str, tuple[str, ...]]:
-        out: dict[str, list[str]] = defaultdict(list)
-        for chunk in _chunks(list(version_ids)):
-            for version_id, label in self._session.execute(
-                sa.select(PromptLabelRow.version_id, PromptLabelRow.label)
-                .where(PromptLabelRow.version_id.in_(chunk))
-                .order_by(PromptLabelRow.version_id, PromptLabelRow.position)
-            ):
-                out[version_id].append(label)
-        return {key: tuple(value) for key, value in out.items()}
+        return self._ordered(PromptLabelRow.version_id, PromptLabelRow.label, PromptLabelRow.position, version_ids)
 
     def _tags_of(self, prompt_ids: Iterable[str]) -> dict[str, tuple[str, ...]]:
+        return self._ordered(PromptTagRow.prompt_id, PromptTagRow.tag, PromptTagRow.position, sorted(prompt_ids))
+
+    def _ordered(self, owner: Any, value: Any, position: Any, owners: Sequence[str]) -> dict[str, tuple[str, ...]]:
+        """The values (labels, tags) of each owner, in position order."""
         out: dict[str, list[str]] = defaultdict(list)
-        for chunk in _chunks(sorted(prompt_ids)):
-            for prompt_id, tag in self._session.execute(
-                sa.select(PromptTagRow.prompt_id, PromptTagRow.tag)
-                .where(PromptTagRow.prompt_id.in_(chunk))
-                .order_by(PromptTagRow.prompt_id, PromptTagRow.position)
+        for chunk in chunks(list(owners)):
+            for key, item in self._session.execute(
+                sa.select(owner, value).where(owner.in_(chunk)).order_by(owner, position)
             ):
-                out[prompt_id].append(tag)
-        return {key: tuple(value) for key, value in out.items()}
+                out[key].append(item)
+        return {key: tuple(items) for key, items in out.items()}
 
     def _assemble(self, rows: Sequence[Any]) -> list[PromptVersion]:
         if not rows:
@@ -365,9 +373,3 @@ class PromptRepository:
             )
             for version, name, kind in rows
         ]
-
-
-def _chunks(items: list[str], size: int = 500) -> Iterable[list[str]]:
-    # Bound the IN list (SQLite caps bound parameters per statement).
-    for start in range(0, len(items), size):
-        yield items[start:start + size]
