@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import signal
 import subprocess
+import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from rich.console import Console
@@ -32,3 +34,17 @@ def log_tail(path: Path, lines: int = 30) -> str:
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
     except OSError:
         return ""
+
+
+def _terminate(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt  # the callers' finally blocks stop their servers and drop the scratch stores
+
+
+def run_main(main: Callable[[], tuple[int, object]], what_was_stopped: str) -> None:
+    """Run a bench's `main()` as the script, exiting with its status; SIGTERM and Ctrl-C clean up first."""
+    signal.signal(signal.SIGTERM, _terminate)
+    try:
+        sys.exit(main()[0])
+    except KeyboardInterrupt:
+        console.print(f"[yellow]interrupted: {what_was_stopped}[/]")
+        sys.exit(130)

@@ -12,6 +12,18 @@ from sender import SendStats
 OnAck = Callable[[SendStats], None]
 
 
+def bar_columns() -> tuple:
+    """A bench's progress bar: spinner, description, bar, done/total, a text field `info`, elapsed time."""
+    return (
+        SpinnerColumn(),
+        TextColumn("[bold]{task.description:<10}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[info]}"),
+        TimeElapsedColumn(),
+    )
+
+
 def ack_info(st: SendStats) -> str:
     """The sending bar's text: accepted spans/s so far, and the failed spans if any."""
     dt = (st.last_ack_at or 0) - (st.first_request_at or 0)
@@ -33,15 +45,7 @@ async def send_then_read_back(
 
     `extra_info()` is appended to both bars' text.
     """
-    columns = (
-        SpinnerColumn(),
-        TextColumn("[bold]{task.description:<10}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[info]}"),
-        TimeElapsedColumn(),
-    )
-    with Progress(*columns, console=console) as progress:
+    with Progress(*bar_columns(), console=console) as progress:
         send_task = progress.add_task("sending", total=total_spans, info="")
 
         def on_ack(st: SendStats) -> None:

@@ -82,8 +82,10 @@ sys.path[:0] = [str(BENCH), str(REPO)]  # sibling bench modules; tests.support f
 
 import httpx  # noqa: E402
 import orjson  # noqa: E402
+from processes import run_main  # noqa: E402
+from progress import bar_columns  # noqa: E402
 from rich.console import Console  # noqa: E402
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn  # noqa: E402
+from rich.progress import Progress  # noqa: E402
 from rich.table import Table  # noqa: E402
 
 RESULTS_DIR = BENCH / "results" / "prompts"
@@ -678,14 +680,7 @@ def run_load(job: dict, label: str) -> dict:
     ctx = mp.get_context("spawn")
     out: mp.Queue = ctx.Queue()
     proc = ctx.Process(target=_load_process, args=(job, out), name=f"loadgen-{label}", daemon=True)
-    columns = (
-        SpinnerColumn(),
-        TextColumn("[bold]{task.description:<10}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[info]}"),
-        TimeElapsedColumn(),
-    )
+    columns = bar_columns()
     n = len(job["offsets"])
     warm_n = sum(1 for t in job["offsets"] if t < job["warmup_s"])
     result: dict | None = None
@@ -1418,14 +1413,5 @@ def main(argv: list[str] | None = None) -> tuple[int, dict]:
     return (0 if run["ok"] else 1), run
 
 
-def _terminate(_signum: int, _frame: object) -> None:
-    raise KeyboardInterrupt  # the finally blocks stop the servers and drop the scratch stores
-
-
 if __name__ == "__main__":
-    signal.signal(signal.SIGTERM, _terminate)
-    try:
-        sys.exit(main()[0])
-    except KeyboardInterrupt:
-        console.print("[yellow]interrupted: every server was stopped and the scratch stores removed[/]")
-        sys.exit(130)
+    run_main(main, "every server was stopped and the scratch stores removed")

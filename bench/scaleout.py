@@ -32,7 +32,6 @@ bench/README.md. Exit status 0 when every span was acknowledged and became reada
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
 import time
 from datetime import UTC, datetime
@@ -44,6 +43,7 @@ sys.path[:0] = [str(BENCH), str(REPO)]  # sibling bench modules; tests.support f
 
 from encode import otlp_requests  # noqa: E402
 from fleet import check_services  # noqa: E402
+from processes import run_main  # noqa: E402
 from procstats import machine_info  # noqa: E402
 from pyspy import PYSPY  # noqa: E402
 from report import README, save_json  # noqa: E402
@@ -188,14 +188,5 @@ def main(argv: list[str] | None = None) -> tuple[int, dict]:
     return status, run
 
 
-def _terminate(_signum: int, _frame: object) -> None:
-    raise KeyboardInterrupt  # the finally blocks stop the fleet and drop the scratch stores
-
-
 if __name__ == "__main__":
-    signal.signal(signal.SIGTERM, _terminate)
-    try:
-        sys.exit(main()[0])
-    except KeyboardInterrupt:
-        console.print("[yellow]interrupted: every process was stopped and the scratch stores removed[/]")
-        sys.exit(130)
+    run_main(main, "every process was stopped and the scratch stores removed")

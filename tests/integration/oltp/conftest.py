@@ -10,6 +10,12 @@ from collections.abc import Iterator
 import pytest
 import sqlalchemy as sa
 
+from spyglass.storage.oltp.store import OltpStore
+
+# The two projects of the `store` fixture (test_projects_service.py has its own, empty `store`).
+PROJECT = "project-a"
+OTHER = "project-b"
+
 POSTGRES_URL = os.environ.get(
     "SPYGLASS_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
@@ -47,3 +53,15 @@ def database_url(request, tmp_path) -> Iterator[str]:
     else:
         with scratch_postgres_database() as url:
             yield url
+
+
+@pytest.fixture
+def store(database_url: str) -> Iterator[OltpStore]:
+    """A migrated store with an organization and the projects PROJECT and OTHER."""
+    store = OltpStore.open(database_url)
+    with store.session() as uow:
+        org = uow.organizations.create(name="Org")
+        uow.projects.create(org_id=org.id, name="A", project_id=PROJECT)
+        uow.projects.create(org_id=org.id, name="B", project_id=OTHER)
+    yield store
+    store.close()

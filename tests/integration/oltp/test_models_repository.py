@@ -7,12 +7,12 @@ The repository (sync of the managed table, project models, the matching catalogu
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
 import sqlalchemy as sa
+from tests.integration.oltp.conftest import OTHER, PROJECT
 from tests.support.clock import FakeClock
 
 from spyglass.domain.access import ProjectScope
@@ -23,22 +23,9 @@ from spyglass.services.models import ModelService
 from spyglass.storage.oltp.default_models import load_default_models
 from spyglass.storage.oltp.store import OltpStore
 
-PROJECT = "project-a"
-OTHER = "project-b"
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 
-
-
-@pytest.fixture
-def store(database_url: str) -> Iterator[OltpStore]:
-    store = OltpStore.open(database_url)
-    with store.session() as uow:
-        org = uow.organizations.create(name="Org")
-        uow.projects.create(org_id=org.id, name="A", project_id=PROJECT)
-        uow.projects.create(org_id=org.id, name="B", project_id=OTHER)
-    yield store
-    store.close()
 
 
 def managed(model_id: str, name: str, *, input_price: str = "0.000001", updated: datetime = T0,

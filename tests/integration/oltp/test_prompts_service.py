@@ -10,11 +10,11 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
 import sqlalchemy as sa
+from tests.integration.oltp.conftest import OTHER, PROJECT
 from tests.support.clock import FakeClock
 from tests.support.redis import delete_redis_prefix, require_redis, shared_redis_url
 
@@ -27,24 +27,11 @@ from spyglass.storage.cache.memory import MemoryCache
 from spyglass.storage.cache.redis import RedisCache
 from spyglass.storage.oltp.store import OltpStore
 
-PROJECT = "project-a"
-OTHER = "project-b"
 ADMIN = ProjectScope(project_id=PROJECT, public_key="pk-lf-admin", role="ADMIN")
 MEMBER = ProjectScope(project_id=PROJECT, public_key="pk-lf-member", role="MEMBER")
 OTHER_ADMIN = ProjectScope(project_id=OTHER, public_key="pk-lf-other", role="ADMIN")
 PROTECTED = "Protected label(s) 'production': only an admin API key can set, move or remove a protected label"
 ONLY_ADMIN = "Only an admin API key can change which prompt labels are protected"
-
-
-@pytest.fixture
-def store(database_url: str) -> Iterator[OltpStore]:
-    store = OltpStore.open(database_url)
-    with store.session() as uow:
-        org = uow.organizations.create(name="Org")
-        uow.projects.create(org_id=org.id, name="A", project_id=PROJECT)
-        uow.projects.create(org_id=org.id, name="B", project_id=OTHER)
-    yield store
-    store.close()
 
 
 @pytest.fixture
