@@ -35,6 +35,7 @@ from spyglass.ingestion.pricing import Pricer
 from spyglass.ingestion.prompt_links import PromptLinker
 from spyglass.llm.tokenizer import Tokenizers
 from spyglass.services.container import Limits, Services
+from spyglass.services.datasets import DatasetService
 from spyglass.services.metrics import MetricsService
 from spyglass.services.models import ModelService
 from spyglass.services.projects import ProjectService
@@ -372,11 +373,13 @@ def _assemble(settings: Settings, role: Role, queue: JobQueue, blobs: BlobStore,
         except Exception:  # noqa: BLE001 - readiness reports, never raises
             return False
 
+    tracing = TracingService(reads, acceptor, wait_for, models.prices_of)
     services = Services(
         projects=projects,
         models=models,
         prompts=prompts,
-        tracing=TracingService(reads, acceptor, wait_for, models.prices_of),
+        datasets=DatasetService(oltp, tracing.trace_of_observation, tracing.score_aggregates),
+        tracing=tracing,
         metrics=MetricsService(metrics, metrics_runner, max_range_days=settings.metrics_max_range_days),
         ingestion=acceptor,
         limits=Limits(settings.max_ingestion_body_bytes, settings.max_otel_body_bytes, settings.max_json_body_bytes),

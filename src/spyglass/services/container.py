@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from spyglass.ingestion.accept import Acceptor
+from spyglass.services.datasets import DatasetService
 from spyglass.services.metrics import MetricsService
 from spyglass.services.models import ModelService
 from spyglass.services.projects import ProjectService
@@ -26,6 +27,7 @@ class Services:
     projects: ProjectService
     models: ModelService
     prompts: PromptService
+    datasets: DatasetService
     tracing: TracingService
     metrics: MetricsService
     ingestion: Acceptor

@@ -10,6 +10,7 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from spyglass.services.container import Services
 from spyglass.web.api import (
+    datasets,
     health,
     ingestion,
     metrics,
@@ -44,6 +45,7 @@ def create_app(
     # Langfuse reflects every origin without credentials; browser SDKs rely on it.
     app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["*"], allow_headers=["*"])
     install_error_handlers(app)
-    for module in (health, ingestion, traces, observations, sessions, scores, scores_v3, metrics, models, prompts):
+    for module in (health, ingestion, traces, observations, sessions, scores, scores_v3, metrics, models, prompts,
+                   datasets):
         app.include_router(module.router)
     return app

@@ -122,6 +122,32 @@ class TraceQueries:
         found = rows(f"SELECT * FROM {newest} ORDER BY timestamp__us, id", {"p": project_id, "t": trace_ids})
         return [decode_row("score", row) for row in found]
 
+    def score_aggregates(self, project_id: str, *, trace_ids: list[str] | None = None,
+                         dataset_run_id: str | None = None) -> list[dict[str, Any]]:
+        """Per score name and data type: count, mean/min/max of the value, and each label's count.
+
+        Over the scores of the given traces (any observation in them), or over the scores that
+        target one dataset run. Labels are the string values (categorical, boolean).
+        """
+        if trace_ids is not None:
+            if not trace_ids:
+                return []
+            where, params = "project_id = {p:String} AND trace_id IN {t:Array(String)}", {"p": project_id,
+                                                                                          "t": trace_ids}
+        else:
+            where, params = "project_id = {p:String} AND dataset_run_id = {r:String}", {"p": project_id,
+                                                                                        "r": dataset_run_id}
+        newest = self._newest("scores", "id, name, data_type, value, string_value", where)
+        found = self.client.rows(
+            "SELECT name, data_type, sum(n) AS count, sum(total) / sum(n) AS mean, min(low) AS min, "
+            "max(high) AS max, groupArray((label, n)) AS labels FROM ("
+            "SELECT name, data_type, ifNull(string_value, '') AS label, count() AS n, sum(value) AS total, "
+            f"min(value) AS low, max(value) AS high FROM {newest} GROUP BY name, data_type, label"
+            ") GROUP BY name, data_type ORDER BY name, data_type",
+            params,
+        )
+        return [{**row, "labels": dict(row["labels"])} for row in found]
+
     def trace_rollups(self, project_id: str, trace_ids: list[str]) -> dict[str, dict[str, Any]]:
         """Per trace: observation ids, latency span, total cost; and score ids."""
         if not trace_ids:

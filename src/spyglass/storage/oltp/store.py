@@ -26,6 +26,7 @@ from spyglass.domain.errors import Conflict, Unavailable
 from spyglass.storage.oltp.engine import create_engine_for
 from spyglass.storage.oltp.repositories import (
     ApiKeyRepository,
+    DatasetRepository,
     ModelRepository,
     OrganizationRepository,
     ProjectRepository,
@@ -74,6 +75,10 @@ class UnitOfWork:
     @cached_property
     def prompts(self) -> PromptRepository:
         return PromptRepository(self.session)
+
+    @cached_property
+    def datasets(self) -> DatasetRepository:
+        return DatasetRepository(self.session)
 
 
 class OltpStore:

@@ -293,3 +293,75 @@ class ProtectedPromptLabelRow(Base):
     )
     label: Mapped[str] = mapped_column(sa.String(36), primary_key=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=sa.func.current_timestamp())
+
+
+class DatasetRow(Base):
+    __tablename__ = "datasets"
+    __table_args__ = (sa.UniqueConstraint("project_id", "name"),)
+
+    id: Mapped[str] = mapped_column(sa.String(255), primary_key=True)
+    project_id: Mapped[str] = mapped_column(sa.String(255), sa.ForeignKey("projects.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(sa.String(255))
+    description: Mapped[str | None] = mapped_column(sa.Text)
+    metadata_: Mapped[Any] = mapped_column("metadata", sa.JSON(none_as_null=True), nullable=True)
+    input_schema: Mapped[Any] = mapped_column(sa.JSON(none_as_null=True), nullable=True)
+    expected_output_schema: Mapped[Any] = mapped_column(sa.JSON(none_as_null=True), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=sa.func.current_timestamp())
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=sa.func.current_timestamp())
+
+
+class DatasetItemRow(Base):
+    """One version of an item: valid from `valid_from` until `valid_to` (NULL: the current one).
+
+    A deletion is a last version with `is_deleted`, so reads as of an earlier time still see the item.
+    """
+
+    __tablename__ = "dataset_items"
+    __table_args__ = (
+        sa.UniqueConstraint("project_id", "id", "valid_from"),
+        sa.Index("ix_dataset_items_dataset_id_valid_to", "dataset_id", "valid_to"),
+    )
+
+    row_id: Mapped[str] = mapped_column(sa.String(36), primary_key=True)
+    id: Mapped[str] = mapped_column(sa.String(255))
+    project_id: Mapped[str] = mapped_column(sa.String(255))
+    dataset_id: Mapped[str] = mapped_column(sa.String(255), sa.ForeignKey("datasets.id", ondelete="CASCADE"))
+    status: Mapped[str] = mapped_column(sa.String(16))
+    input: Mapped[Any] = mapped_column(sa.JSON(none_as_null=True), nullable=True)
+    expected_output: Mapped[Any] = mapped_column(sa.JSON(none_as_null=True), nullable=True)
+    metadata_: Mapped[Any] = mapped_column("metadata", sa.JSON(none_as_null=True), nullable=True)
+    source_trace_id: Mapped[str | None] = mapped_column(sa.String(255))
+    source_observation_id: Mapped[str | None] = mapped_column(sa.String(255))
+    is_deleted: Mapped[bool] = mapped_column(sa.Boolean, default=False)
+    created_at: Mapped[datetime]
+    valid_from: Mapped[datetime]
+    valid_to: Mapped[datetime | None]
+
+
+class DatasetRunRow(Base):
+    __tablename__ = "dataset_runs"
+    __table_args__ = (sa.UniqueConstraint("dataset_id", "name"),)
+
+    id: Mapped[str] = mapped_column(sa.String(255), primary_key=True)
+    project_id: Mapped[str] = mapped_column(sa.String(255), index=True)
+    dataset_id: Mapped[str] = mapped_column(sa.String(255), sa.ForeignKey("datasets.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(sa.String(255))
+    description: Mapped[str | None] = mapped_column(sa.Text)
+    metadata_: Mapped[Any] = mapped_column("metadata", sa.JSON(none_as_null=True), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=sa.func.current_timestamp())
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=sa.func.current_timestamp())
+
+
+class DatasetRunItemRow(Base):
+    __tablename__ = "dataset_run_items"
+
+    id: Mapped[str] = mapped_column(sa.String(255), primary_key=True)
+    project_id: Mapped[str] = mapped_column(sa.String(255))
+    dataset_run_id: Mapped[str] = mapped_column(
+        sa.String(255), sa.ForeignKey("dataset_runs.id", ondelete="CASCADE"), index=True
+    )
+    dataset_item_id: Mapped[str] = mapped_column(sa.String(255))
+    trace_id: Mapped[str | None] = mapped_column(sa.String(255))
+    observation_id: Mapped[str | None] = mapped_column(sa.String(255))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=sa.func.current_timestamp())
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=sa.func.current_timestamp())

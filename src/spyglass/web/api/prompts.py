@@ -20,6 +20,7 @@ from spyglass.domain.prompts import PromptFilter, Selector
 from spyglass.services.prompts import legacy_create_body
 from spyglass.web.api.converters import page_meta
 from spyglass.web.api.params import PageParam, datetime_param, page_of
+from spyglass.web.api.paths import name_from_path, raw_tail
 from spyglass.web.api.prompt_converters import prompt_to_api, resolved_to_api, summary_to_api
 from spyglass.web.body import read_json
 from spyglass.web.deps import ProjectScopeDep, ServicesDep
@@ -71,7 +72,7 @@ def get_prompt(
     label: str | None = None,
     resolve: str = "true",
 ) -> Response:
-    name = _name(request, _V2)
+    name = name_from_path(request, _V2)
     if resolve not in ("true", "false"):
         raise InvalidInput(f"resolve must be true or false, got {resolve!r}")
     found = services.prompts.get(scope, name, _selector(version, label), resolved=resolve == "true")
@@ -80,7 +81,7 @@ def get_prompt(
 
 @router.patch(_V2 + "/{tail:path}")
 async def update_labels(request: Request, services: ServicesDep, scope: ProjectScopeDep) -> Response:
-    match = _VERSION_PATH.match(_raw_tail(request, _V2))
+    match = _VERSION_PATH.match(raw_tail(request, _V2))
     if match is None:
         raise NotFound("Route not found")
     number = _version(unquote(match["version"]))
@@ -96,7 +97,7 @@ def delete_prompt(
     label: str | None = None,
 ) -> Response:
     selector = None if version is None and label is None else _selector(version, label)
-    services.prompts.delete(scope, _name(request, _V2), selector)
+    services.prompts.delete(scope, name_from_path(request, _V2), selector)
     return Response(status_code=204)
 
 
@@ -139,19 +140,6 @@ def unprotect_label(label: str, services: ServicesDep, scope: ProjectScopeDep) -
 
 
 # -- parameters ------------------------------------------------------------------------------
-
-
-def _raw_tail(request: Request, prefix: str) -> str:
-    raw = request.scope.get("raw_path")
-    path = raw.decode("latin-1") if raw else request.url.path
-    return path[len(prefix) + 1:] if path.startswith(prefix + "/") else ""
-
-
-def _name(request: Request, prefix: str) -> str:
-    name = unquote(_raw_tail(request, prefix))
-    if not name:
-        raise InvalidInput("A prompt name is required in the path")
-    return name
 
 
 def _selector(version: str | None, label: str | None) -> Selector:

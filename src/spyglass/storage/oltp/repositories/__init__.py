@@ -6,11 +6,19 @@ and never commits; the unit of work decides. Naming: `get_*` raises `NotFound`,
 """
 
 from spyglass.storage.oltp.repositories.api_keys import ApiKeyRepository
+from spyglass.storage.oltp.repositories.datasets import DatasetRepository
 from spyglass.storage.oltp.repositories.models import ModelRepository
 from spyglass.storage.oltp.repositories.organizations import OrganizationRepository
 from spyglass.storage.oltp.repositories.projects import ProjectRepository
 from spyglass.storage.oltp.repositories.prompts import PromptRepository
 from spyglass.storage.oltp.repositories.users import UserRepository
 
-__all__ = ["ApiKeyRepository", "ModelRepository", "OrganizationRepository", "ProjectRepository", "PromptRepository",
-           "UserRepository"]
+__all__ = [
+    "ApiKeyRepository",
+    "DatasetRepository",
+    "ModelRepository",
+    "OrganizationRepository",
+    "ProjectRepository",
+    "PromptRepository",
+    "UserRepository",
+]
