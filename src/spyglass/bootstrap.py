@@ -390,6 +390,16 @@ def _assemble(settings: Settings, role: Role, queue: JobQueue, blobs: BlobStore,
     return Platform(settings, role, services, workers, queue)
 
 
+def build_dataset_service(settings: Settings) -> DatasetService:
+    """For `spyglass dataset import`: the OLTP store only (run score reads need the server)."""
+    check_topology(settings, "all")
+
+    def needs_server(*_args: object, **_kwargs: object) -> Any:
+        raise Unavailable("reading traces and scores needs the server; use the API")
+
+    return DatasetService(open_oltp(settings, migrate=True), needs_server, needs_server)
+
+
 def build_project_service(settings: Settings) -> ProjectService:
     """For operator commands (`spyglass projects`): the database and cache, nothing else."""
     check_topology(settings, "all")

@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from spyglass import __version__
+from spyglass.cli.datasets import datasets_app
 from spyglass.cli.dead_letters import dead_letters_app
 from spyglass.cli.output import configure_logging, exit_with
 from spyglass.cli.output import err as console
@@ -25,6 +26,7 @@ app = typer.Typer(
 
 app.add_typer(projects_app, name="projects")
 app.add_typer(dead_letters_app, name="dead-letters")
+app.add_typer(datasets_app, name="dataset")
 app.command()(worker)
 app.command()(status)
 
