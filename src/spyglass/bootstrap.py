@@ -35,7 +35,7 @@ from spyglass.ingestion.pricing import Pricer
 from spyglass.ingestion.prompt_links import PromptLinker
 from spyglass.llm.tokenizer import Tokenizers
 from spyglass.services.container import Limits, Services
-from spyglass.services.datasets import DatasetService
+from spyglass.services.datasets import DatasetService, ExperimentRecorder
 from spyglass.services.metrics import MetricsService
 from spyglass.services.models import ModelService
 from spyglass.services.projects import ProjectService
@@ -264,12 +264,13 @@ def _queue_status(queue: JobQueue) -> dict[str, Any]:
 
 
 def _workers(settings: Settings, queue: JobQueue, blobs: BlobStore, records: RecordStore, pricer: Pricer,
-             linker: PromptLinker, count: int) -> list[Worker]:
+             linker: PromptLinker, experiments: ExperimentRecorder, count: int) -> list[Worker]:
     # The record cache is only safe while this one thread is the only writer anywhere.
     sole_writer = settings.embedded_olap and count == 1
     return [
         Worker(queue, JobApplier(blobs, records, now_micros, keep_raw_events=settings.keep_raw_events,
-                                 sole_writer=sole_writer, pricer=pricer, linker=linker),
+                                 sole_writer=sole_writer, pricer=pricer, linker=linker,
+                                 experiments=experiments.record),
                batch_jobs=settings.worker_batch_jobs, max_attempts=settings.worker_max_attempts)
         for _ in range(max(count, 1))
     ]
@@ -350,7 +351,7 @@ def _assemble(settings: Settings, role: Role, queue: JobQueue, blobs: BlobStore,
         pricer = Pricer(models.models_for_matching, Tokenizers(settings.data_dir / "tiktoken"))
         count = concurrency or (settings.worker_concurrency if settings.redis_url else 1)
         workers = _workers(settings, queue, blobs, RecordStore(olap, gate), pricer, PromptLinker(prompts.link_ids),
-                           count)
+                           ExperimentRecorder(oltp), count)
     if role == "worker":
         return Platform(settings, role, None, workers, queue)
 

@@ -117,6 +117,29 @@ class RunItemDraft:
     dataset_version: str | None
 
 
+# The key under which an OTLP observation patch carries its experiment link to the worker.
+EXPERIMENT_LINK: Final = "experiment_link"
+
+
+@dataclass(frozen=True, slots=True)
+class ExperimentLink:
+    """A dataset item run as part of an experiment, as the SDK's task span declares it.
+
+    SDK 5.x no longer posts run items: the run (its id derived by the SDK) and its items
+    exist only as `langfuse.experiment.*` span attributes, and the server records them.
+    """
+
+    project_id: str
+    run_id: str
+    run_name: str
+    dataset_id: str
+    dataset_item_id: str
+    trace_id: str
+    observation_id: str
+    description: str | None
+    metadata: Any
+
+
 @dataclass(frozen=True, slots=True)
 class ImportRow:
     row: int

@@ -12,12 +12,13 @@ import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Final
 
 import orjson
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
+from spyglass.domain.datasets import EXPERIMENT_LINK, ExperimentLink
 from spyglass.domain.events import event_to_patches, sort_events
 from spyglass.domain.merge import merge, new_record
 from spyglass.domain.records import EntityKind, Patch, Record
@@ -42,6 +43,8 @@ class WritePlan:
     records: dict[EntityKind, list[Record]]
     tombstones: dict[EntityKind, list[Record]]
     version: int
+    # Experiment task spans: recorded as dataset run items once the records are written.
+    experiment_links: list[ExperimentLink] = field(default_factory=list)
 
 
 class PoisonJob(Exception):
@@ -91,6 +94,7 @@ class JobApplier:
         sole_writer: bool = True,
         pricer: Pricer | None = None,
         linker: PromptLinker | None = None,
+        experiments: Callable[[list[ExperimentLink]], None] | None = None,
     ) -> None:
         self.blobs = blobs
         self.records = records
@@ -98,6 +102,7 @@ class JobApplier:
         self.keep_raw_events = keep_raw_events
         self.pricer = pricer
         self.linker = linker
+        self.experiments = experiments
         # Another writer's update would not be in our cache: with several, always read the store.
         self.cache = RecordCache(_CACHE_SIZE if sole_writer else 0)
         self._last_ts = 0
@@ -144,6 +149,9 @@ class JobApplier:
         except BaseException:
             self.cache.clear()  # it may hold records that never reached the store
             raise
+        if plan.experiment_links and self.experiments is not None:
+            # After the write: a failure here retries the job, and both writes are idempotent.
+            self.experiments(plan.experiment_links)
 
     def release(self, jobs: list[IngestJob]) -> None:
         """Drop the raw input of applied jobs, unless raw events are kept.
@@ -188,6 +196,7 @@ class JobApplier:
     def _plan(self, patches: list[tuple[EntityKind, Patch, bool]]) -> WritePlan:
         if not patches:
             return WritePlan({}, {}, 0)
+        links = [patch.pop(EXPERIMENT_LINK) for _, patch, _ in patches if EXPERIMENT_LINK in patch]
         now = self.clock()
         stored = self._current_records(patches)
         touched: dict[Key, Record] = {}
@@ -207,7 +216,7 @@ class JobApplier:
                 whole.add(key)
         if self.linker is not None:
             self.linker.link(record for key, record in touched.items() if key[0] == "observation")
-        plan = WritePlan({}, {}, self._version())
+        plan = WritePlan({}, {}, self._version(), links)
         for key, record in touched.items():
             if key[0] == "observation" and self.pricer is not None:
                 self.pricer.price(record)  # once per record, on its final merged state

@@ -20,6 +20,7 @@ import orjson
 from google.protobuf.message import DecodeError
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
+from spyglass.domain.datasets import EXPERIMENT_LINK
 from spyglass.domain.merge import FILL
 from spyglass.domain.records import Patch
 from spyglass.domain.values import encode_io, encode_metadata, json_text
@@ -214,6 +215,9 @@ def _observation_patch(view: _Span, project_id: str, metadata: dict[str, str]) -
         prompt = fields.prompt_reference(attributes)
         if prompt is not None:
             patch["prompt_name"], patch["prompt_version"] = prompt
+    link = fields.experiment_link(attributes, project_id, view.span_id, view.trace_id)
+    if link is not None:
+        patch[EXPERIMENT_LINK] = link  # taken off by the worker before the merge
     return patch
 
 

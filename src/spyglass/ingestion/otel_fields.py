@@ -12,6 +12,7 @@ import math
 from functools import lru_cache
 from typing import Any, Final
 
+from spyglass.domain.datasets import ExperimentLink
 from spyglass.domain.values import normalize_environment, parse_timestamp
 from spyglass.ingestion.otel_attributes import (
     KeyGroups,
@@ -277,3 +278,26 @@ def prompt_reference(attributes: dict[str, Any]) -> tuple[str, int] | None:
     if not isinstance(name, str) or not name or number is None:
         return None
     return name, number
+
+
+def experiment_link(attributes: dict[str, Any], project_id: str, span_id: str,
+                    trace_id: str) -> ExperimentLink | None:
+    """The dataset run item an experiment's task span stands for (SDK 4.x and 5.x), or None.
+
+    Only the task span (`…item.root_observation_id` is its own id) and only dataset items:
+    local-data experiments have no dataset and no run.
+    """
+    if attributes.get("langfuse.experiment.item.root_observation_id") != span_id:
+        return None
+    run_id, name = attributes.get("langfuse.experiment.id"), attributes.get("langfuse.experiment.name")
+    dataset_id = attributes.get("langfuse.experiment.dataset.id")
+    item_id = attributes.get("langfuse.experiment.item.id")
+    if not all(isinstance(value, str) and value for value in (run_id, name, dataset_id, item_id)):
+        return None
+    description = attributes.get("langfuse.experiment.description")
+    return ExperimentLink(
+        project_id=project_id, run_id=run_id, run_name=name, dataset_id=dataset_id, dataset_item_id=item_id,
+        trace_id=trace_id, observation_id=span_id,
+        description=description if isinstance(description, str) else None,
+        metadata=parse_json_object(attributes.get("langfuse.experiment.metadata")) or None,
+    )

@@ -8,6 +8,7 @@ scores they are compared by stay in the OLAP store and are aggregated there.
 
 from __future__ import annotations
 
+import logging
 import threading
 import uuid
 from collections.abc import Callable, Iterable
@@ -21,6 +22,7 @@ from spyglass.domain.datasets import (
     DatasetItem,
     DatasetRun,
     DatasetRunItem,
+    ExperimentLink,
     ItemDraft,
     check_item_schemas,
     import_rows,
@@ -33,6 +35,8 @@ from spyglass.domain.errors import Conflict, InvalidInput, NotFound
 from spyglass.domain.queries import Page
 from spyglass.storage.oltp.repositories.datasets import DatasetRepository
 from spyglass.storage.oltp.store import OltpStore
+
+log = logging.getLogger(__name__)
 
 _ITEM_FIELDS: Final = ("status", "input", "expected_output", "metadata", "source_trace_id", "source_observation_id")
 _IMPORT_CHUNK: Final = 500
@@ -193,7 +197,9 @@ class DatasetService:
             assert dataset is not None
             run = repo.find_run(dataset, draft.run_name) or repo.create_run(
                 dataset, draft.run_name, draft.run_description, metadata)
-            return repo.add_run_item(run, item.id, trace_id, draft.observation_id)
+            # The experiment's spans may have recorded this item already (see ExperimentRecorder).
+            return repo.find_run_item(run, item.id, trace_id) or repo.add_run_item(
+                run, item.id, trace_id, draft.observation_id)
 
     def list_runs(self, scope: ProjectScope, dataset_name: str, page: Page | None) -> tuple[list[DatasetRun], int]:
         with self._store.session() as uow:
@@ -238,6 +244,36 @@ class DatasetService:
                 run_scores=self._score_aggregates(scope.project_id, dataset_run_id=run.id),
             ))
         return out
+
+
+class ExperimentRecorder:
+    """The worker's side of datasets: run items that experiment spans declare."""
+
+    def __init__(self, store: OltpStore) -> None:
+        self._store = store
+
+    def record(self, links: list[ExperimentLink]) -> None:
+        """Run items declared by experiment spans (the worker calls this; SDK 5.x posts none).
+
+        The run is found by its id (SDK 4.x created it through the API), else by its name,
+        else created under the SDK's id, so run-level scores that carry that id match. An
+        item already recorded for the same trace (4.x posts it too) is not added again.
+        Links to a dataset the project does not have are dropped.
+        """
+        with self._store.session() as uow:
+            repo = uow.datasets
+            for link in links:
+                dataset = repo.find_dataset(link.project_id, dataset_id=link.dataset_id)
+                if dataset is None:
+                    log.info("experiment %s names dataset %s, which project %s does not have; not recorded",
+                             link.run_id, link.dataset_id, link.project_id)
+                    continue
+                run = repo.find_run_by_id(link.project_id, link.run_id)
+                if run is None or run.dataset_id != dataset.id:
+                    run = repo.find_run(dataset, link.run_name) or repo.create_run(
+                        dataset, link.run_name, link.description, link.metadata, run_id=link.run_id)
+                if repo.find_run_item(run, link.dataset_item_id, link.trace_id) is None:
+                    repo.add_run_item(run, link.dataset_item_id, link.trace_id, link.observation_id)
 
 
 def _dataset(repo: DatasetRepository, project_id: str, name: str) -> Dataset:

@@ -142,9 +142,10 @@ class DatasetRepository:
             stmt = stmt.offset(page.offset).limit(page.limit)
         return [_run(row, dataset.name) for row in self._session.scalars(stmt)], total
 
-    def create_run(self, dataset: Dataset, name: str, description: str | None, metadata: Any) -> DatasetRun:
+    def create_run(self, dataset: Dataset, name: str, description: str | None, metadata: Any,
+                   run_id: str | None = None) -> DatasetRun:
         now = utcnow()
-        run_id = str(uuid.uuid4())
+        run_id = run_id or str(uuid.uuid4())
         self._session.execute(sa.insert(DatasetRunRow).values(
             id=run_id, project_id=dataset.project_id, dataset_id=dataset.id, name=name, description=description,
             metadata_=metadata, created_at=now, updated_at=now))
@@ -166,6 +167,12 @@ class DatasetRepository:
         return DatasetRunItem(id=run_item_id, project_id=run.project_id, dataset_run_id=run.id,
                               dataset_run_name=run.name, dataset_item_id=item_id, trace_id=trace_id,
                               observation_id=observation_id, created_at=now, updated_at=now)
+
+    def find_run_item(self, run: DatasetRun, item_id: str, trace_id: str) -> DatasetRunItem | None:
+        row = self._session.scalars(sa.select(DatasetRunItemRow).where(
+            DatasetRunItemRow.dataset_run_id == run.id, DatasetRunItemRow.dataset_item_id == item_id,
+            DatasetRunItemRow.trace_id == trace_id).limit(1)).first()
+        return _run_item(row, run.name) if row is not None else None
 
     def run_items(self, runs: Sequence[DatasetRun], page: Page | None = None) -> tuple[list[DatasetRunItem], int]:
         """The items of these runs, oldest first."""
