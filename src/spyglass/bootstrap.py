@@ -36,6 +36,7 @@ from spyglass.ingestion.prompt_links import PromptLinker
 from spyglass.llm.tokenizer import Tokenizers
 from spyglass.services.container import Limits, Services
 from spyglass.services.datasets import DatasetService, ExperimentRecorder
+from spyglass.services.experiments import ExperimentService
 from spyglass.services.metrics import MetricsService
 from spyglass.services.models import ModelService
 from spyglass.services.projects import ProjectService
@@ -380,6 +381,7 @@ def _assemble(settings: Settings, role: Role, queue: JobQueue, blobs: BlobStore,
         models=models,
         prompts=prompts,
         datasets=DatasetService(oltp, tracing.trace_of_observation, tracing.score_aggregates),
+        experiments=ExperimentService(oltp, reads.observations_by_ids, reads.scores_of_traces, reads.scores_of_runs),
         tracing=tracing,
         metrics=MetricsService(metrics, metrics_runner, max_range_days=settings.metrics_max_range_days),
         ingestion=acceptor,

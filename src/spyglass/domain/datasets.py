@@ -57,10 +57,12 @@ class DatasetItem:
 
 @dataclass(frozen=True, slots=True)
 class DatasetRun:
+    """An experiment run; `dataset_id` None for one over local data."""
+
     id: str
     project_id: str
-    dataset_id: str
-    dataset_name: str
+    dataset_id: str | None
+    dataset_name: str | None
     name: str
     description: str | None
     metadata: Any
@@ -79,6 +81,9 @@ class DatasetRunItem:
     observation_id: str | None
     created_at: datetime
     updated_at: datetime
+    item_version: datetime | None = None
+    expected_output: Any = None
+    item_metadata: Any = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,12 +137,15 @@ class ExperimentLink:
     project_id: str
     run_id: str
     run_name: str
-    dataset_id: str
+    dataset_id: str | None  # None: an experiment over local data
     dataset_item_id: str
     trace_id: str
     observation_id: str
     description: str | None
     metadata: Any
+    item_version: datetime | None = None
+    expected_output: Any = None
+    item_metadata: Any = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -102,6 +102,13 @@ def format_timestamp(micros: int | None) -> str | None:
     return dt.strftime("%Y-%m-%dT%H:%M:%S") + f".{(micros % 1_000_000) // 1000:03d}Z"
 
 
+def datetime_from_micros(micros: int | None) -> datetime | None:
+    """Epoch microseconds → an aware UTC datetime, exactly."""
+    if micros is None:
+        return None
+    return datetime.fromtimestamp(micros // 1_000_000, tz=UTC).replace(microsecond=micros % 1_000_000)
+
+
 def now_micros() -> int:
     dt = datetime.now(tz=UTC)
     return int(dt.timestamp()) * 1_000_000 + dt.microsecond

@@ -12,8 +12,10 @@ import math
 from functools import lru_cache
 from typing import Any, Final
 
+import orjson
+
 from spyglass.domain.datasets import ExperimentLink
-from spyglass.domain.values import normalize_environment, parse_timestamp
+from spyglass.domain.values import datetime_from_micros, normalize_environment, parse_timestamp
 from spyglass.ingestion.otel_attributes import (
     KeyGroups,
     as_text,
@@ -282,22 +284,36 @@ def prompt_reference(attributes: dict[str, Any]) -> tuple[str, int] | None:
 
 def experiment_link(attributes: dict[str, Any], project_id: str, span_id: str,
                     trace_id: str) -> ExperimentLink | None:
-    """The dataset run item an experiment's task span stands for (SDK 4.x and 5.x), or None.
+    """The experiment item an experiment's task span stands for (SDK 4.x and 5.x), or None.
 
-    Only the task span (`…item.root_observation_id` is its own id) and only dataset items:
-    local-data experiments have no dataset and no run.
+    Only the task span declares it (`…item.root_observation_id` is its own id). Experiments
+    over local data have no dataset id; their item id is a hash of the input.
     """
     if attributes.get("langfuse.experiment.item.root_observation_id") != span_id:
         return None
     run_id, name = attributes.get("langfuse.experiment.id"), attributes.get("langfuse.experiment.name")
     dataset_id = attributes.get("langfuse.experiment.dataset.id")
     item_id = attributes.get("langfuse.experiment.item.id")
-    if not all(isinstance(value, str) and value for value in (run_id, name, dataset_id, item_id)):
+    if not all(isinstance(value, str) and value for value in (run_id, name, item_id)):
         return None
     description = attributes.get("langfuse.experiment.description")
+    version = parse_timestamp(attributes.get("langfuse.experiment.item.version"))
     return ExperimentLink(
-        project_id=project_id, run_id=run_id, run_name=name, dataset_id=dataset_id, dataset_item_id=item_id,
+        project_id=project_id, run_id=run_id, run_name=name,
+        dataset_id=dataset_id if isinstance(dataset_id, str) and dataset_id else None, dataset_item_id=item_id,
         trace_id=trace_id, observation_id=span_id,
         description=description if isinstance(description, str) else None,
         metadata=parse_json_object(attributes.get("langfuse.experiment.metadata")) or None,
+        item_version=datetime_from_micros(version),
+        expected_output=_json_value(attributes.get("langfuse.experiment.item.expected_output")),
+        item_metadata=parse_json_object(attributes.get("langfuse.experiment.item.metadata")) or None,
     )
+
+
+def _json_value(value: Any) -> Any:
+    if not isinstance(value, str):
+        return value
+    try:
+        return orjson.loads(value)
+    except orjson.JSONDecodeError:
+        return value

@@ -8,6 +8,7 @@ from typing import Any
 
 from spyglass.ingestion.accept import Acceptor
 from spyglass.services.datasets import DatasetService
+from spyglass.services.experiments import ExperimentService
 from spyglass.services.metrics import MetricsService
 from spyglass.services.models import ModelService
 from spyglass.services.projects import ProjectService
@@ -28,6 +29,7 @@ class Services:
     models: ModelService
     prompts: PromptService
     datasets: DatasetService
+    experiments: ExperimentService
     tracing: TracingService
     metrics: MetricsService
     ingestion: Acceptor

@@ -196,7 +196,7 @@ class DatasetService:
             dataset = repo.find_dataset(scope.project_id, dataset_id=item.dataset_id)
             assert dataset is not None
             run = repo.find_run(dataset, draft.run_name) or repo.create_run(
-                dataset, draft.run_name, draft.run_description, metadata)
+                scope.project_id, dataset, draft.run_name, draft.run_description, metadata)
             # The experiment's spans may have recorded this item already (see ExperimentRecorder).
             return repo.find_run_item(run, item.id, trace_id) or repo.add_run_item(
                 run, item.id, trace_id, draft.observation_id)
@@ -263,17 +263,24 @@ class ExperimentRecorder:
         with self._store.session() as uow:
             repo = uow.datasets
             for link in links:
-                dataset = repo.find_dataset(link.project_id, dataset_id=link.dataset_id)
-                if dataset is None:
-                    log.info("experiment %s names dataset %s, which project %s does not have; not recorded",
-                             link.run_id, link.dataset_id, link.project_id)
-                    continue
+                dataset = None
+                if link.dataset_id is not None:
+                    dataset = repo.find_dataset(link.project_id, dataset_id=link.dataset_id)
+                    if dataset is None:
+                        log.info("experiment %s names dataset %s, which project %s does not have; not recorded",
+                                 link.run_id, link.dataset_id, link.project_id)
+                        continue
                 run = repo.find_run_by_id(link.project_id, link.run_id)
-                if run is None or run.dataset_id != dataset.id:
-                    run = repo.find_run(dataset, link.run_name) or repo.create_run(
-                        dataset, link.run_name, link.description, link.metadata, run_id=link.run_id)
-                if repo.find_run_item(run, link.dataset_item_id, link.trace_id) is None:
-                    repo.add_run_item(run, link.dataset_item_id, link.trace_id, link.observation_id)
+                if run is None or run.dataset_id != (dataset.id if dataset else None):
+                    run = (repo.find_run(dataset, link.run_name) if dataset else None) or repo.create_run(
+                        link.project_id, dataset, link.run_name, link.description, link.metadata, run_id=link.run_id)
+                declared = {"item_version": link.item_version, "expected_output": link.expected_output,
+                            "item_metadata": link.item_metadata}
+                posted = repo.find_run_item(run, link.dataset_item_id, link.trace_id)
+                if posted is None:
+                    repo.add_run_item(run, link.dataset_item_id, link.trace_id, link.observation_id, declared)
+                else:
+                    repo.declare_run_item(posted, link.observation_id, declared)
 
 
 def _dataset(repo: DatasetRepository, project_id: str, name: str) -> Dataset:

@@ -11,6 +11,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from spyglass.services.container import Services
 from spyglass.web.api import (
     datasets,
+    experiments,
     health,
     ingestion,
     metrics,
@@ -46,6 +47,6 @@ def create_app(
     app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["*"], allow_headers=["*"])
     install_error_handlers(app)
     for module in (health, ingestion, traces, observations, sessions, scores, scores_v3, metrics, models, prompts,
-                   datasets):
+                   datasets, experiments):
         app.include_router(module.router)
     return app

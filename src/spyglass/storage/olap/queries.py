@@ -111,6 +111,24 @@ class TraceQueries:
         found = rows(f"SELECT * FROM {newest} ORDER BY start_time__us, id", {"p": project_id, "t": trace_id})
         return [decode_row("observation", row) for row in found]
 
+    def observations_by_ids(self, project_id: str, trace_ids: list[str], ids: list[str]) -> list[Record]:
+        """These observations (the trace ids narrow the read to their part of the sort key)."""
+        if not ids:
+            return []
+        newest = self._newest("observations", select_list("observation"),
+                              "project_id = {p:String} AND trace_id IN {t:Array(String)} AND id IN {i:Array(String)}")
+        found = self.client.rows(f"SELECT * FROM {newest}", {"p": project_id, "t": trace_ids, "i": ids})
+        return [decode_row("observation", row) for row in found]
+
+    def scores_of_runs(self, project_id: str, run_ids: list[str]) -> list[Record]:
+        """Scores that target these dataset runs (experiment-level scores), oldest first."""
+        if not run_ids:
+            return []
+        newest = self._newest("scores", select_list("score"),
+                              "project_id = {p:String} AND dataset_run_id IN {r:Array(String)}")
+        found = self.client.rows(f"SELECT * FROM {newest} ORDER BY timestamp__us, id", {"p": project_id, "r": run_ids})
+        return [decode_row("score", row) for row in found]
+
     def scores_of_traces(self, project_id: str, trace_ids: list[str]) -> list[Record]:
         return self._scores_of_traces(self.client.rows, project_id, trace_ids)
 

@@ -339,12 +339,16 @@ class DatasetItemRow(Base):
 
 
 class DatasetRunRow(Base):
+    """An experiment run: over a dataset, or over local data (`dataset_id` NULL)."""
+
     __tablename__ = "dataset_runs"
     __table_args__ = (sa.UniqueConstraint("dataset_id", "name"),)
 
     id: Mapped[str] = mapped_column(sa.String(255), primary_key=True)
     project_id: Mapped[str] = mapped_column(sa.String(255), index=True)
-    dataset_id: Mapped[str] = mapped_column(sa.String(255), sa.ForeignKey("datasets.id", ondelete="CASCADE"))
+    dataset_id: Mapped[str | None] = mapped_column(
+        sa.String(255), sa.ForeignKey("datasets.id", ondelete="CASCADE")
+    )
     name: Mapped[str] = mapped_column(sa.String(255))
     description: Mapped[str | None] = mapped_column(sa.Text)
     metadata_: Mapped[Any] = mapped_column("metadata", sa.JSON(none_as_null=True), nullable=True)
@@ -363,5 +367,10 @@ class DatasetRunItemRow(Base):
     dataset_item_id: Mapped[str] = mapped_column(sa.String(255))
     trace_id: Mapped[str | None] = mapped_column(sa.String(255))
     observation_id: Mapped[str | None] = mapped_column(sa.String(255))
+    # What the experiment's span declared: the dataset item version it ran against, and for
+    # local data the expected output and item metadata (there is no dataset item to read).
+    item_version: Mapped[datetime | None]
+    expected_output: Mapped[Any] = mapped_column(sa.JSON(none_as_null=True), nullable=True)
+    item_metadata: Mapped[Any] = mapped_column(sa.JSON(none_as_null=True), nullable=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=sa.func.current_timestamp())
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=sa.func.current_timestamp())

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import Query
 
 from spyglass.domain.errors import InvalidInput
 from spyglass.domain.queries import Page
-from spyglass.domain.values import parse_timestamp
+from spyglass.domain.values import datetime_from_micros, parse_timestamp
 
 PageParam = Annotated[int, Query(ge=1)]
 LimitParam = Annotated[int, Query(ge=1, le=100)]
@@ -30,10 +30,7 @@ def timestamp_param(name: str, value: str | None) -> int | None:
 
 
 def datetime_param(name: str, value: str | None) -> datetime | None:
-    micros = timestamp_param(name, value)
-    if micros is None:
-        return None
-    return datetime.fromtimestamp(micros // 1_000_000, tz=UTC).replace(microsecond=micros % 1_000_000)
+    return datetime_from_micros(timestamp_param(name, value))
 
 
 def csv_values(values: list[str] | None) -> list[str]:

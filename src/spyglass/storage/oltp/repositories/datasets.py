@@ -129,10 +129,23 @@ class DatasetRepository:
         return _run(row, dataset.name) if row is not None else None
 
     def find_run_by_id(self, project_id: str, run_id: str) -> DatasetRun | None:
-        row = self._session.execute(
-            sa.select(DatasetRunRow, DatasetRow.name).join(DatasetRow, DatasetRow.id == DatasetRunRow.dataset_id)
-            .where(DatasetRunRow.project_id == project_id, DatasetRunRow.id == run_id)).first()
-        return _run(*row) if row is not None else None
+        found = self.list_experiments(project_id, ids=[run_id])
+        return found[0] if found else None
+
+    def list_experiments(self, project_id: str, *, ids: Sequence[str] = (), names: Sequence[str] = (),
+                         dataset_ids: Sequence[str] = ()) -> list[DatasetRun]:
+        """Runs of any dataset and of local data, narrowed by the given ids, names, dataset ids."""
+        stmt = (sa.select(DatasetRunRow, DatasetRow.name)
+                .outerjoin(DatasetRow, DatasetRow.id == DatasetRunRow.dataset_id)
+                .where(DatasetRunRow.project_id == project_id)
+                .order_by(DatasetRunRow.created_at.desc(), DatasetRunRow.id))
+        if ids:
+            stmt = stmt.where(DatasetRunRow.id.in_(list(ids)))
+        if names:
+            stmt = stmt.where(DatasetRunRow.name.in_(list(names)))
+        if dataset_ids:
+            stmt = stmt.where(DatasetRunRow.dataset_id.in_(list(dataset_ids)))
+        return [_run(*row) for row in self._session.execute(stmt)]
 
     def list_runs(self, dataset: Dataset, page: Page | None) -> tuple[list[DatasetRun], int]:
         where = DatasetRunRow.dataset_id == dataset.id
@@ -142,31 +155,38 @@ class DatasetRepository:
             stmt = stmt.offset(page.offset).limit(page.limit)
         return [_run(row, dataset.name) for row in self._session.scalars(stmt)], total
 
-    def create_run(self, dataset: Dataset, name: str, description: str | None, metadata: Any,
-                   run_id: str | None = None) -> DatasetRun:
+    def create_run(self, project_id: str, dataset: Dataset | None, name: str, description: str | None,
+                   metadata: Any, run_id: str | None = None) -> DatasetRun:
+        """A run of `dataset`, or of local data for None."""
         now = utcnow()
         run_id = run_id or str(uuid.uuid4())
         self._session.execute(sa.insert(DatasetRunRow).values(
-            id=run_id, project_id=dataset.project_id, dataset_id=dataset.id, name=name, description=description,
-            metadata_=metadata, created_at=now, updated_at=now))
-        found = self.find_run(dataset, name)
-        assert found is not None
-        return found
+            id=run_id, project_id=project_id, dataset_id=dataset.id if dataset else None, name=name,
+            description=description, metadata_=metadata, created_at=now, updated_at=now))
+        return DatasetRun(id=run_id, project_id=project_id, dataset_id=dataset.id if dataset else None,
+                          dataset_name=dataset.name if dataset else None, name=name, description=description,
+                          metadata=metadata, created_at=now, updated_at=now)
 
     def delete_run(self, run: DatasetRun) -> None:
         self._session.execute(sa.delete(DatasetRunRow).where(DatasetRunRow.id == run.id))
 
-    def add_run_item(self, run: DatasetRun, item_id: str, trace_id: str | None,
-                     observation_id: str | None) -> DatasetRunItem:
+    def add_run_item(self, run: DatasetRun, item_id: str, trace_id: str | None, observation_id: str | None,
+                     declared: dict[str, Any] | None = None) -> DatasetRunItem:
+        """`declared`: item_version, expected_output, item_metadata as an experiment span gave them."""
         now = utcnow()
         run_item_id = str(uuid.uuid4())
         self._session.execute(sa.insert(DatasetRunItemRow).values(
             id=run_item_id, project_id=run.project_id, dataset_run_id=run.id, dataset_item_id=item_id,
-            trace_id=trace_id, observation_id=observation_id, created_at=now, updated_at=now))
+            trace_id=trace_id, observation_id=observation_id, created_at=now, updated_at=now, **(declared or {})))
         self._session.execute(sa.update(DatasetRunRow).where(DatasetRunRow.id == run.id).values(updated_at=now))
         return DatasetRunItem(id=run_item_id, project_id=run.project_id, dataset_run_id=run.id,
                               dataset_run_name=run.name, dataset_item_id=item_id, trace_id=trace_id,
-                              observation_id=observation_id, created_at=now, updated_at=now)
+                              observation_id=observation_id, created_at=now, updated_at=now, **(declared or {}))
+
+    def declare_run_item(self, run_item: DatasetRunItem, observation_id: str, declared: dict[str, Any]) -> None:
+        """Fill what an experiment span declares into an item that was posted before it arrived."""
+        self._session.execute(sa.update(DatasetRunItemRow).where(DatasetRunItemRow.id == run_item.id).values(
+            observation_id=run_item.observation_id or observation_id, **declared))
 
     def find_run_item(self, run: DatasetRun, item_id: str, trace_id: str) -> DatasetRunItem | None:
         row = self._session.scalars(sa.select(DatasetRunItemRow).where(
@@ -229,4 +249,6 @@ def _run(row: DatasetRunRow, dataset_name: str) -> DatasetRun:
 def _run_item(row: DatasetRunItemRow, run_name: str) -> DatasetRunItem:
     return DatasetRunItem(id=row.id, project_id=row.project_id, dataset_run_id=row.dataset_run_id,
                           dataset_run_name=run_name, dataset_item_id=row.dataset_item_id, trace_id=row.trace_id,
-                          observation_id=row.observation_id, created_at=row.created_at, updated_at=row.updated_at)
+                          observation_id=row.observation_id, created_at=row.created_at, updated_at=row.updated_at,
+                          item_version=row.item_version, expected_output=row.expected_output,
+                          item_metadata=row.item_metadata)

@@ -1,4 +1,6 @@
-"""Datasets: datasets, versioned items, experiment runs and their items.
+"""Datasets and experiments: datasets, versioned items, runs (experiments) and their items.
+
+A run without a dataset is an experiment over local data (SDK `run_experiment(data=[...])`).
 
 Revision ID: 0004_datasets
 Revises: 0003_prompts
@@ -71,7 +73,7 @@ def upgrade() -> None:
         "dataset_runs",
         sa.Column("id", sa.String(255), nullable=False),
         sa.Column("project_id", sa.String(255), nullable=False),
-        sa.Column("dataset_id", sa.String(255), nullable=False),
+        sa.Column("dataset_id", sa.String(255), nullable=True),
         sa.Column("name", sa.String(255), nullable=False),
         sa.Column("description", sa.Text(), nullable=True),
         sa.Column("metadata", sa.JSON(), nullable=True),
@@ -90,6 +92,9 @@ def upgrade() -> None:
         sa.Column("dataset_item_id", sa.String(255), nullable=False),
         sa.Column("trace_id", sa.String(255), nullable=True),
         sa.Column("observation_id", sa.String(255), nullable=True),
+        sa.Column("item_version", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("expected_output", sa.JSON(), nullable=True),
+        sa.Column("item_metadata", sa.JSON(), nullable=True),
         _timestamp("created_at"),
         _timestamp("updated_at"),
         sa.PrimaryKeyConstraint("id", name="pk_dataset_run_items"),
