@@ -18,6 +18,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 
 from spyglass.domain.errors import InvalidInput
+from spyglass.domain.values import parse_timestamp
 
 ItemStatus = Literal["ACTIVE", "ARCHIVED"]
 STATUSES: Final = ("ACTIVE", "ARCHIVED")
@@ -208,8 +209,8 @@ def parse_run_item(body: Any) -> RunItemDraft:
     if description is not None and not isinstance(description, str):
         raise InvalidInput("runDescription must be a string (or null)")
     version = body.get("datasetVersion")
-    if version is not None and not isinstance(version, str):
-        raise InvalidInput("datasetVersion must be an ISO 8601 date-time (or null)")
+    if version is not None and (not isinstance(version, str) or parse_timestamp(version) is None):
+        raise InvalidInput(f"datasetVersion must be an ISO 8601 date-time (or null), got {version!r}")
     return RunItemDraft(run_name=run_name, dataset_item_id=item_id, trace_id=trace_id, observation_id=observation_id,
                         run_description=description, metadata=body.get("metadata"), dataset_version=version)
 
@@ -325,8 +326,13 @@ def _csv_rows(text: str, dataset_name: str) -> Iterator[ImportRow]:
         if None in record:
             yield ImportRow(row, None, "the row has more cells than the header")
             continue
-        values = {_COLUMNS[k]: _cell(v) for k, v in record.items() if v not in (None, "")}
+        values = {_COLUMNS[k]: v if _COLUMNS[k] in _ID_COLUMNS else _cell(v)
+                  for k, v in record.items() if v not in (None, "")}
         yield _row_draft(row, values, dataset_name)
+
+
+# Ids are text as written: "1.50" is not the number 1.5.
+_ID_COLUMNS: Final = ("id", "sourceTraceId", "sourceObservationId")
 
 
 def _cell(text: str) -> Any:
@@ -337,9 +343,9 @@ def _cell(text: str) -> Any:
 
 
 def _row_draft(row: int, values: dict[str, Any], dataset_name: str) -> ImportRow:
-    for key in ("id", "sourceTraceId", "sourceObservationId"):
+    for key in _ID_COLUMNS:
         if key in values and not isinstance(values[key], str):
-            values[key] = orjson.dumps(values[key]).decode()  # a CSV cell "123" parses as a number
+            values[key] = orjson.dumps(values[key]).decode()  # a JSONL id given as a number
     try:
         return ImportRow(row, parse_item({**values, "datasetName": dataset_name}))
     except InvalidInput as error:

@@ -9,21 +9,25 @@ scores they are compared by stay in the OLAP store and are aggregated there.
 from __future__ import annotations
 
 import logging
+import random
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 from spyglass.domain.access import ProjectScope
 from spyglass.domain.datasets import (
     Dataset,
+    DatasetDraft,
     DatasetItem,
     DatasetRun,
     DatasetRunItem,
     ExperimentLink,
     ItemDraft,
+    RunItemDraft,
     check_item_schemas,
     import_rows,
     parse_dataset,
@@ -34,9 +38,12 @@ from spyglass.domain.datasets import (
 from spyglass.domain.errors import Conflict, InvalidInput, NotFound
 from spyglass.domain.queries import Page
 from spyglass.storage.oltp.repositories.datasets import DatasetRepository
-from spyglass.storage.oltp.store import OltpStore
+from spyglass.storage.oltp.store import RACE_MESSAGE, OltpStore
 
 log = logging.getLogger(__name__)
+
+_RACE_ATTEMPTS: Final = 5
+T = TypeVar("T")
 
 _ITEM_FIELDS: Final = ("status", "input", "expected_output", "metadata", "source_trace_id", "source_observation_id")
 _IMPORT_CHUNK: Final = 500
@@ -73,6 +80,9 @@ class DatasetService:
         """Create a dataset, or update the one with this name (or `id`)."""
         draft = parse_dataset(body)
         changes = draft.changes()
+        return _retrying(lambda: self._upsert_dataset(scope, draft, changes))
+
+    def _upsert_dataset(self, scope: ProjectScope, draft: DatasetDraft, changes: dict[str, Any]) -> Dataset:
         with self._write_lock, self._store.session() as uow:
             repo = uow.datasets
             by_name = repo.find_dataset(scope.project_id, name=draft.name, lock=True)
@@ -98,12 +108,15 @@ class DatasetService:
 
     def run_names(self, scope: ProjectScope, dataset_ids: list[str]) -> dict[str, list[str]]:
         with self._store.session() as uow:
-            return uow.datasets.run_names(dataset_ids)
+            return uow.datasets.run_names(scope.project_id, dataset_ids)
 
     # -- items ---------------------------------------------------------------------
 
     def upsert_item(self, scope: ProjectScope, body: Any) -> DatasetItem:
         draft = parse_item(body)
+        return _retrying(lambda: self._upsert_item(scope, draft))
+
+    def _upsert_item(self, scope: ProjectScope, draft: ItemDraft) -> DatasetItem:
         with self._write_lock, self._store.session() as uow:
             dataset = _dataset(uow.datasets, scope.project_id, draft.dataset_name)
             item_id = self._put_item(uow.datasets, dataset, draft)
@@ -188,6 +201,10 @@ class DatasetService:
         metadata = draft.metadata
         if draft.dataset_version is not None:
             metadata = {**(metadata if isinstance(metadata, dict) else {}), "dataset_version": draft.dataset_version}
+        return _retrying(lambda: self._add_run_item(scope, draft, trace_id, metadata))
+
+    def _add_run_item(self, scope: ProjectScope, draft: RunItemDraft, trace_id: str,
+                      metadata: Any) -> DatasetRunItem:
         with self._write_lock, self._store.session() as uow:
             repo = uow.datasets
             item = repo.find_item(scope.project_id, draft.dataset_item_id)
@@ -281,6 +298,22 @@ class ExperimentRecorder:
                     repo.add_run_item(run, link.dataset_item_id, link.trace_id, link.observation_id, declared)
                 else:
                     repo.declare_run_item(posted, link.observation_id, declared)
+
+
+def _retrying(write: Callable[[], T]) -> T:
+    """Run a write again when another process created the same dataset, run or item version first.
+
+    Each process serialises its own writers; across processes the unique keys catch the race,
+    and the second attempt sees the row the other writer committed.
+    """
+    for attempt in range(1, _RACE_ATTEMPTS + 1):
+        try:
+            return write()
+        except Conflict as error:
+            if attempt == _RACE_ATTEMPTS or error.message != RACE_MESSAGE:
+                raise
+            time.sleep(random.uniform(0, 0.02 * attempt))
+    raise AssertionError("unreachable")
 
 
 def _dataset(repo: DatasetRepository, project_id: str, name: str) -> Dataset:

@@ -192,8 +192,12 @@ def _ensure_sqlite_parent_dir(url: str) -> None:
         Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
 
 
+# The Conflict message of a unique-key violation: another writer got there first.
+RACE_MESSAGE = "An object with the same unique key already exists"
+
+
 def _integrity_message(error: exc.IntegrityError) -> str:
     text = str(error.orig).lower()
     if "unique" in text or "duplicate" in text:
-        return "An object with the same unique key already exists"
+        return RACE_MESSAGE
     return "The change conflicts with existing data"

@@ -296,11 +296,15 @@ class ProtectedPromptLabelRow(Base):
 
 
 class DatasetRow(Base):
+    """Keyed by (id, project): dataset and run ids are the caller's, unique within a project only."""
+
     __tablename__ = "datasets"
     __table_args__ = (sa.UniqueConstraint("project_id", "name"),)
 
     id: Mapped[str] = mapped_column(sa.String(255), primary_key=True)
-    project_id: Mapped[str] = mapped_column(sa.String(255), sa.ForeignKey("projects.id", ondelete="CASCADE"))
+    project_id: Mapped[str] = mapped_column(
+        sa.String(255), sa.ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True
+    )
     name: Mapped[str] = mapped_column(sa.String(255))
     description: Mapped[str | None] = mapped_column(sa.Text)
     metadata_: Mapped[Any] = mapped_column("metadata", sa.JSON(none_as_null=True), nullable=True)
@@ -319,13 +323,19 @@ class DatasetItemRow(Base):
     __tablename__ = "dataset_items"
     __table_args__ = (
         sa.UniqueConstraint("project_id", "id", "valid_from"),
+        sa.ForeignKeyConstraint(["dataset_id", "project_id"], ["datasets.id", "datasets.project_id"],
+                                ondelete="CASCADE"),
         sa.Index("ix_dataset_items_dataset_id_valid_to", "dataset_id", "valid_to"),
+        # One current version per item, even with two writers racing (PostgreSQL and SQLite both
+        # support partial indexes).
+        sa.Index("ux_dataset_items_current", "project_id", "id", unique=True,
+                 postgresql_where=sa.text("valid_to IS NULL"), sqlite_where=sa.text("valid_to IS NULL")),
     )
 
     row_id: Mapped[str] = mapped_column(sa.String(36), primary_key=True)
     id: Mapped[str] = mapped_column(sa.String(255))
     project_id: Mapped[str] = mapped_column(sa.String(255))
-    dataset_id: Mapped[str] = mapped_column(sa.String(255), sa.ForeignKey("datasets.id", ondelete="CASCADE"))
+    dataset_id: Mapped[str] = mapped_column(sa.String(255))
     status: Mapped[str] = mapped_column(sa.String(16))
     input: Mapped[Any] = mapped_column(sa.JSON(none_as_null=True), nullable=True)
     expected_output: Mapped[Any] = mapped_column(sa.JSON(none_as_null=True), nullable=True)
@@ -342,13 +352,15 @@ class DatasetRunRow(Base):
     """An experiment run: over a dataset, or over local data (`dataset_id` NULL)."""
 
     __tablename__ = "dataset_runs"
-    __table_args__ = (sa.UniqueConstraint("dataset_id", "name"),)
+    __table_args__ = (
+        sa.UniqueConstraint("project_id", "dataset_id", "name"),
+        sa.ForeignKeyConstraint(["dataset_id", "project_id"], ["datasets.id", "datasets.project_id"],
+                                ondelete="CASCADE"),
+    )
 
     id: Mapped[str] = mapped_column(sa.String(255), primary_key=True)
-    project_id: Mapped[str] = mapped_column(sa.String(255), index=True)
-    dataset_id: Mapped[str | None] = mapped_column(
-        sa.String(255), sa.ForeignKey("datasets.id", ondelete="CASCADE")
-    )
+    project_id: Mapped[str] = mapped_column(sa.String(255), primary_key=True)
+    dataset_id: Mapped[str | None] = mapped_column(sa.String(255))
     name: Mapped[str] = mapped_column(sa.String(255))
     description: Mapped[str | None] = mapped_column(sa.Text)
     metadata_: Mapped[Any] = mapped_column("metadata", sa.JSON(none_as_null=True), nullable=True)
@@ -358,12 +370,14 @@ class DatasetRunRow(Base):
 
 class DatasetRunItemRow(Base):
     __tablename__ = "dataset_run_items"
+    __table_args__ = (
+        sa.ForeignKeyConstraint(["dataset_run_id", "project_id"], ["dataset_runs.id", "dataset_runs.project_id"],
+                                ondelete="CASCADE"),
+    )
 
     id: Mapped[str] = mapped_column(sa.String(255), primary_key=True)
     project_id: Mapped[str] = mapped_column(sa.String(255))
-    dataset_run_id: Mapped[str] = mapped_column(
-        sa.String(255), sa.ForeignKey("dataset_runs.id", ondelete="CASCADE"), index=True
-    )
+    dataset_run_id: Mapped[str] = mapped_column(sa.String(255), index=True)
     dataset_item_id: Mapped[str] = mapped_column(sa.String(255))
     trace_id: Mapped[str | None] = mapped_column(sa.String(255))
     observation_id: Mapped[str | None] = mapped_column(sa.String(255))

@@ -29,6 +29,7 @@ router = APIRouter()
 
 _V1 = "/api/public/datasets"
 _V2 = "/api/public/v2/datasets"
+_ITEMS = "/api/public/dataset-items"
 
 
 # -- datasets -------------------------------------------------------------------------------
@@ -135,14 +136,15 @@ def list_items(services: ServicesDep, scope: ProjectScopeDep, datasetName: str |
     return json_response({"data": [item_to_api(i) for i in items], "meta": page_meta(page, limit, total)})
 
 
-@router.get("/api/public/dataset-items/{item_id}")
-def get_item(item_id: str, services: ServicesDep, scope: ProjectScopeDep) -> Response:
-    return json_response(item_to_api(services.datasets.get_item(scope, item_id)))
+# Item ids may hold a slash (they are the caller's): read from the raw path, like dataset names.
+@router.get(_ITEMS + "/{tail:path}")
+def get_item(request: Request, services: ServicesDep, scope: ProjectScopeDep) -> Response:
+    return json_response(item_to_api(services.datasets.get_item(scope, name_from_path(request, _ITEMS))))
 
 
-@router.delete("/api/public/dataset-items/{item_id}")
-def delete_item(item_id: str, services: ServicesDep, scope: ProjectScopeDep) -> Response:
-    services.datasets.delete_item(scope, item_id)
+@router.delete(_ITEMS + "/{tail:path}")
+def delete_item(request: Request, services: ServicesDep, scope: ProjectScopeDep) -> Response:
+    services.datasets.delete_item(scope, name_from_path(request, _ITEMS))
     return json_response({"message": "Dataset item successfully deleted"})
 
 

@@ -54,7 +54,8 @@ class DatasetRepository:
 
     def update_dataset(self, dataset: Dataset, values: dict[str, Any]) -> Dataset:
         if values:
-            self._session.execute(sa.update(DatasetRow).where(DatasetRow.id == dataset.id)
+            self._session.execute(sa.update(DatasetRow).where(DatasetRow.project_id == dataset.project_id,
+                                                              DatasetRow.id == dataset.id)
                                   .values(updated_at=utcnow(), **_dataset_columns(values)))
         found = self.find_dataset(dataset.project_id, dataset_id=dataset.id)
         assert found is not None
@@ -125,7 +126,8 @@ class DatasetRepository:
 
     def find_run(self, dataset: Dataset, name: str) -> DatasetRun | None:
         row = self._session.scalars(sa.select(DatasetRunRow).where(
-            DatasetRunRow.dataset_id == dataset.id, DatasetRunRow.name == name)).first()
+            DatasetRunRow.project_id == dataset.project_id, DatasetRunRow.dataset_id == dataset.id,
+            DatasetRunRow.name == name)).first()
         return _run(row, dataset.name) if row is not None else None
 
     def find_run_by_id(self, project_id: str, run_id: str) -> DatasetRun | None:
@@ -136,7 +138,8 @@ class DatasetRepository:
                          dataset_ids: Sequence[str] = ()) -> list[DatasetRun]:
         """Runs of any dataset and of local data, narrowed by the given ids, names, dataset ids."""
         stmt = (sa.select(DatasetRunRow, DatasetRow.name)
-                .outerjoin(DatasetRow, DatasetRow.id == DatasetRunRow.dataset_id)
+                .outerjoin(DatasetRow, sa.and_(DatasetRow.project_id == DatasetRunRow.project_id,
+                                               DatasetRow.id == DatasetRunRow.dataset_id))
                 .where(DatasetRunRow.project_id == project_id)
                 .order_by(DatasetRunRow.created_at.desc(), DatasetRunRow.id))
         if ids:
@@ -148,7 +151,7 @@ class DatasetRepository:
         return [_run(*row) for row in self._session.execute(stmt)]
 
     def list_runs(self, dataset: Dataset, page: Page | None) -> tuple[list[DatasetRun], int]:
-        where = DatasetRunRow.dataset_id == dataset.id
+        where = sa.and_(DatasetRunRow.project_id == dataset.project_id, DatasetRunRow.dataset_id == dataset.id)
         total = self._session.scalar(sa.select(sa.func.count()).select_from(DatasetRunRow).where(where)) or 0
         stmt = sa.select(DatasetRunRow).where(where).order_by(DatasetRunRow.created_at.desc(), DatasetRunRow.id)
         if page is not None:
@@ -168,7 +171,8 @@ class DatasetRepository:
                           metadata=metadata, created_at=now, updated_at=now)
 
     def delete_run(self, run: DatasetRun) -> None:
-        self._session.execute(sa.delete(DatasetRunRow).where(DatasetRunRow.id == run.id))
+        self._session.execute(sa.delete(DatasetRunRow).where(DatasetRunRow.project_id == run.project_id,
+                                                             DatasetRunRow.id == run.id))
 
     def add_run_item(self, run: DatasetRun, item_id: str, trace_id: str | None, observation_id: str | None,
                      declared: dict[str, Any] | None = None) -> DatasetRunItem:
@@ -178,7 +182,8 @@ class DatasetRepository:
         self._session.execute(sa.insert(DatasetRunItemRow).values(
             id=run_item_id, project_id=run.project_id, dataset_run_id=run.id, dataset_item_id=item_id,
             trace_id=trace_id, observation_id=observation_id, created_at=now, updated_at=now, **(declared or {})))
-        self._session.execute(sa.update(DatasetRunRow).where(DatasetRunRow.id == run.id).values(updated_at=now))
+        self._session.execute(sa.update(DatasetRunRow).where(DatasetRunRow.project_id == run.project_id,
+                                                             DatasetRunRow.id == run.id).values(updated_at=now))
         return DatasetRunItem(id=run_item_id, project_id=run.project_id, dataset_run_id=run.id,
                               dataset_run_name=run.name, dataset_item_id=item_id, trace_id=trace_id,
                               observation_id=observation_id, created_at=now, updated_at=now, **(declared or {}))
@@ -190,7 +195,8 @@ class DatasetRepository:
 
     def find_run_item(self, run: DatasetRun, item_id: str, trace_id: str) -> DatasetRunItem | None:
         row = self._session.scalars(sa.select(DatasetRunItemRow).where(
-            DatasetRunItemRow.dataset_run_id == run.id, DatasetRunItemRow.dataset_item_id == item_id,
+            DatasetRunItemRow.project_id == run.project_id, DatasetRunItemRow.dataset_run_id == run.id,
+            DatasetRunItemRow.dataset_item_id == item_id,
             DatasetRunItemRow.trace_id == trace_id).limit(1)).first()
         return _run_item(row, run.name) if row is not None else None
 
@@ -199,18 +205,20 @@ class DatasetRepository:
         names = {run.id: run.name for run in runs}
         if not names:
             return [], 0
-        where = DatasetRunItemRow.dataset_run_id.in_(list(names))
+        where = sa.and_(DatasetRunItemRow.project_id == runs[0].project_id,
+                        DatasetRunItemRow.dataset_run_id.in_(list(names)))
         total = self._session.scalar(sa.select(sa.func.count()).select_from(DatasetRunItemRow).where(where)) or 0
         stmt = sa.select(DatasetRunItemRow).where(where).order_by(DatasetRunItemRow.created_at, DatasetRunItemRow.id)
         if page is not None:
             stmt = stmt.offset(page.offset).limit(page.limit)
         return [_run_item(row, names[row.dataset_run_id]) for row in self._session.scalars(stmt)], total
 
-    def run_names(self, dataset_ids: Sequence[str]) -> dict[str, list[str]]:
+    def run_names(self, project_id: str, dataset_ids: Sequence[str]) -> dict[str, list[str]]:
         out: dict[str, list[str]] = {dataset_id: [] for dataset_id in dataset_ids}
         for chunk in chunks(list(dataset_ids)):
             for dataset_id, name in self._session.execute(
-                sa.select(DatasetRunRow.dataset_id, DatasetRunRow.name).where(DatasetRunRow.dataset_id.in_(chunk))
+                sa.select(DatasetRunRow.dataset_id, DatasetRunRow.name).where(
+                    DatasetRunRow.project_id == project_id, DatasetRunRow.dataset_id.in_(chunk))
                 .order_by(DatasetRunRow.created_at, DatasetRunRow.id)
             ):
                 out[dataset_id].append(name)
@@ -222,7 +230,10 @@ def _dataset_columns(values: dict[str, Any]) -> dict[str, Any]:
 
 
 def _item_select() -> sa.Select[Any]:
-    return sa.select(DatasetItemRow, DatasetRow.name).join(DatasetRow, DatasetRow.id == DatasetItemRow.dataset_id)
+    return sa.select(DatasetItemRow, DatasetRow.name).join(
+        DatasetRow,
+        sa.and_(DatasetRow.project_id == DatasetItemRow.project_id, DatasetRow.id == DatasetItemRow.dataset_id),
+    )
 
 
 def _dataset(row: DatasetRow) -> Dataset:

@@ -32,6 +32,12 @@ def _cascade(column: str, table: str, source: str) -> sa.ForeignKeyConstraint:
     return sa.ForeignKeyConstraint([column], [f"{table}.id"], name=f"fk_{source}_{column}_{table}", ondelete="CASCADE")
 
 
+def _composite(column: str, table: str, source: str) -> sa.ForeignKeyConstraint:
+    # Ids are unique per project only: references carry the project too.
+    return sa.ForeignKeyConstraint([column, "project_id"], [f"{table}.id", f"{table}.project_id"],
+                                   name=f"fk_{source}_{column}_{table}", ondelete="CASCADE")
+
+
 def upgrade() -> None:
     op.create_table(
         "datasets",
@@ -44,7 +50,7 @@ def upgrade() -> None:
         sa.Column("expected_output_schema", sa.JSON(), nullable=True),
         _timestamp("created_at"),
         _timestamp("updated_at"),
-        sa.PrimaryKeyConstraint("id", name="pk_datasets"),
+        sa.PrimaryKeyConstraint("id", "project_id", name="pk_datasets"),
         _cascade("project_id", "projects", "datasets"),
         sa.UniqueConstraint("project_id", "name", name="uq_datasets_project_id_name"),
     )
@@ -65,10 +71,12 @@ def upgrade() -> None:
         _timestamp("valid_from", default=False),
         _timestamp("valid_to", nullable=True),
         sa.PrimaryKeyConstraint("row_id", name="pk_dataset_items"),
-        _cascade("dataset_id", "datasets", "dataset_items"),
+        _composite("dataset_id", "datasets", "dataset_items"),
         sa.UniqueConstraint("project_id", "id", "valid_from", name="uq_dataset_items_project_id_id_valid_from"),
     )
     op.create_index("ix_dataset_items_dataset_id_valid_to", "dataset_items", ["dataset_id", "valid_to"])
+    op.create_index("ux_dataset_items_current", "dataset_items", ["project_id", "id"], unique=True,
+                    postgresql_where=sa.text("valid_to IS NULL"), sqlite_where=sa.text("valid_to IS NULL"))
     op.create_table(
         "dataset_runs",
         sa.Column("id", sa.String(255), nullable=False),
@@ -79,11 +87,10 @@ def upgrade() -> None:
         sa.Column("metadata", sa.JSON(), nullable=True),
         _timestamp("created_at"),
         _timestamp("updated_at"),
-        sa.PrimaryKeyConstraint("id", name="pk_dataset_runs"),
-        _cascade("dataset_id", "datasets", "dataset_runs"),
-        sa.UniqueConstraint("dataset_id", "name", name="uq_dataset_runs_dataset_id_name"),
+        sa.PrimaryKeyConstraint("id", "project_id", name="pk_dataset_runs"),
+        _composite("dataset_id", "datasets", "dataset_runs"),
+        sa.UniqueConstraint("project_id", "dataset_id", "name", name="uq_dataset_runs_project_id_dataset_id_name"),
     )
-    op.create_index("ix_dataset_runs_project_id", "dataset_runs", ["project_id"])
     op.create_table(
         "dataset_run_items",
         sa.Column("id", sa.String(255), nullable=False),
@@ -98,7 +105,7 @@ def upgrade() -> None:
         _timestamp("created_at"),
         _timestamp("updated_at"),
         sa.PrimaryKeyConstraint("id", name="pk_dataset_run_items"),
-        _cascade("dataset_run_id", "dataset_runs", "dataset_run_items"),
+        _composite("dataset_run_id", "dataset_runs", "dataset_run_items"),
     )
     op.create_index("ix_dataset_run_items_dataset_run_id", "dataset_run_items", ["dataset_run_id"])
 
@@ -106,8 +113,8 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index("ix_dataset_run_items_dataset_run_id", table_name="dataset_run_items")
     op.drop_table("dataset_run_items")
-    op.drop_index("ix_dataset_runs_project_id", table_name="dataset_runs")
     op.drop_table("dataset_runs")
+    op.drop_index("ux_dataset_items_current", table_name="dataset_items")
     op.drop_index("ix_dataset_items_dataset_id_valid_to", table_name="dataset_items")
     op.drop_table("dataset_items")
     op.drop_table("datasets")
