@@ -131,3 +131,12 @@ def list_all(client: httpx.Client, path: str, **params: Any) -> tuple[list[dict[
 
 def basic_auth(public_key: str, secret_key: str) -> str:
     return "Basic " + base64.b64encode(f"{public_key}:{secret_key}".encode()).decode()
+
+
+def assert_error(response: httpx.Response, status: int, error: str, *message_parts: str) -> None:
+    """The response is Langfuse's error shape with this status and `error`, and a message naming each part."""
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert body["error"] == error, body
+    for part in message_parts:
+        assert part in body["message"], body

@@ -17,6 +17,7 @@ import httpx
 import orjson
 import pytest
 from tests.integration.api.builders import (
+    assert_error,
     barrier,
     get_when,
     ingest_ok,
@@ -59,14 +60,6 @@ def q(name: str) -> str:
 
 def run_path(dataset: str, run: str, *rest: str) -> str:
     return "/".join([V1, q(dataset), "runs", q(run), *rest])
-
-
-def assert_error(response: httpx.Response, status: int, error: str, *message_parts: str) -> None:
-    assert response.status_code == status, response.text
-    body = response.json()
-    assert body["error"] == error, body
-    for part in message_parts:
-        assert part in body["message"], body
 
 
 def not_found(response: httpx.Response, message: str) -> None:

@@ -13,6 +13,7 @@ import httpx
 import pytest
 from tests.integration.api.builders import (
     OTEL_TRACES,
+    assert_error,
     get_when,
     ingest_ok,
     observation,
@@ -41,14 +42,6 @@ def get(client: httpx.Client, name: str, **params: Any) -> dict[str, Any]:
     response = client.get(path(name), params=params)
     assert response.status_code == 200, response.text
     return response.json()
-
-
-def assert_error(response: httpx.Response, status: int, error: str, *message_parts: str) -> None:
-    assert response.status_code == status, response.text
-    body = response.json()
-    assert body["error"] == error, body
-    for part in message_parts:
-        assert part in body["message"], body
 
 
 @pytest.fixture(scope="module")
