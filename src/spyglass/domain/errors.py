@@ -23,6 +23,10 @@ class Conflict(SpyglassError):
     """The request conflicts with existing state."""
 
 
+class DuplicateKey(Conflict):
+    """A unique key was taken, usually by a concurrent writer: trying again may succeed."""
+
+
 class Unauthorized(SpyglassError):
     """Missing or wrong credentials."""
 

@@ -9,14 +9,12 @@ scores they are compared by stay in the OLAP store and are aggregated there.
 from __future__ import annotations
 
 import logging
-import random
 import threading
-import time
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Final, TypeVar
+from typing import Any, Final
 
 from spyglass.domain.access import ProjectScope
 from spyglass.domain.datasets import (
@@ -37,13 +35,11 @@ from spyglass.domain.datasets import (
 )
 from spyglass.domain.errors import Conflict, InvalidInput, NotFound
 from spyglass.domain.queries import Page
+from spyglass.services.retries import retrying_duplicates
 from spyglass.storage.oltp.repositories.datasets import DatasetRepository
-from spyglass.storage.oltp.store import RACE_MESSAGE, OltpStore
+from spyglass.storage.oltp.store import OltpStore
 
 log = logging.getLogger(__name__)
-
-_RACE_ATTEMPTS: Final = 5
-T = TypeVar("T")
 
 _ITEM_FIELDS: Final = ("status", "input", "expected_output", "metadata", "source_trace_id", "source_observation_id")
 _IMPORT_CHUNK: Final = 500
@@ -71,7 +67,8 @@ class DatasetService:
         self._store = store
         self._trace_of = trace_of
         self._score_aggregates = score_aggregates
-        # SQLite has one writer per process; PostgreSQL locks the rows (see the repository).
+        # Writers of this process take turns; other processes' writers are caught by unique
+        # keys and retried (`retrying_duplicates`).
         self._write_lock = threading.Lock()
 
     # -- datasets ------------------------------------------------------------------
@@ -80,7 +77,7 @@ class DatasetService:
         """Create a dataset, or update the one with this name (or `id`)."""
         draft = parse_dataset(body)
         changes = draft.changes()
-        return _retrying(lambda: self._upsert_dataset(scope, draft, changes))
+        return retrying_duplicates(lambda: self._upsert_dataset(scope, draft, changes), "dataset")
 
     def _upsert_dataset(self, scope: ProjectScope, draft: DatasetDraft, changes: dict[str, Any]) -> Dataset:
         with self._write_lock, self._store.session() as uow:
@@ -114,7 +111,7 @@ class DatasetService:
 
     def upsert_item(self, scope: ProjectScope, body: Any) -> DatasetItem:
         draft = parse_item(body)
-        return _retrying(lambda: self._upsert_item(scope, draft))
+        return retrying_duplicates(lambda: self._upsert_item(scope, draft), "dataset item")
 
     def _upsert_item(self, scope: ProjectScope, draft: ItemDraft) -> DatasetItem:
         with self._write_lock, self._store.session() as uow:
@@ -201,7 +198,7 @@ class DatasetService:
         metadata = draft.metadata
         if draft.dataset_version is not None:
             metadata = {**(metadata if isinstance(metadata, dict) else {}), "dataset_version": draft.dataset_version}
-        return _retrying(lambda: self._add_run_item(scope, draft, trace_id, metadata))
+        return retrying_duplicates(lambda: self._add_run_item(scope, draft, trace_id, metadata), "dataset run")
 
     def _add_run_item(self, scope: ProjectScope, draft: RunItemDraft, trace_id: str,
                       metadata: Any) -> DatasetRunItem:
@@ -250,7 +247,9 @@ class DatasetService:
                 runs = [_run(uow.datasets, scope.project_id, dataset_name, run_name)]
             else:
                 runs = uow.datasets.list_runs(_dataset(uow.datasets, scope.project_id, dataset_name), None)[0]
-            items = {run.id: uow.datasets.run_items([run])[0] for run in runs}
+            items: dict[str, list[DatasetRunItem]] = {run.id: [] for run in runs}
+            for item in uow.datasets.run_items(runs)[0]:
+                items[item.dataset_run_id].append(item)
         out = []
         for run in runs:
             trace_ids = sorted({item.trace_id for item in items[run.id] if item.trace_id})
@@ -298,22 +297,6 @@ class ExperimentRecorder:
                     repo.add_run_item(run, link.dataset_item_id, link.trace_id, link.observation_id, declared)
                 else:
                     repo.declare_run_item(posted, link.observation_id, declared)
-
-
-def _retrying(write: Callable[[], T]) -> T:
-    """Run a write again when another process created the same dataset, run or item version first.
-
-    Each process serialises its own writers; across processes the unique keys catch the race,
-    and the second attempt sees the row the other writer committed.
-    """
-    for attempt in range(1, _RACE_ATTEMPTS + 1):
-        try:
-            return write()
-        except Conflict as error:
-            if attempt == _RACE_ATTEMPTS or error.message != RACE_MESSAGE:
-                raise
-            time.sleep(random.uniform(0, 0.02 * attempt))
-    raise AssertionError("unreachable")
 
 
 def _dataset(repo: DatasetRepository, project_id: str, name: str) -> Dataset:

@@ -19,7 +19,7 @@ import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Any, Final
 
@@ -27,7 +27,7 @@ from spyglass.domain.access import ProjectScope
 from spyglass.domain.errors import Conflict, InvalidInput, NotFound, Unavailable
 from spyglass.domain.pricing import UNITS, InvalidPattern, ModelDefinition, PricingTier, compile_pattern, legacy_prices
 from spyglass.domain.queries import Page
-from spyglass.domain.values import parse_timestamp
+from spyglass.domain.values import datetime_from_micros, parse_timestamp
 from spyglass.storage.oltp.default_models import load_default_models
 from spyglass.storage.oltp.store import OltpStore
 
@@ -390,4 +390,4 @@ def _start_date(value: Any) -> datetime | None:
     micros = parse_timestamp(value) if isinstance(value, str) else None
     if micros is None:
         raise InvalidInput(f"startDate must be an ISO 8601 date-time (or null), got {value!r}")
-    return datetime.fromtimestamp(micros // 1_000_000, tz=UTC).replace(microsecond=micros % 1_000_000)
+    return datetime_from_micros(micros)

@@ -16,7 +16,6 @@ with distinct versions.
 from __future__ import annotations
 
 import logging
-import random
 import threading
 import time
 import uuid
@@ -29,7 +28,7 @@ from typing import Any, Final
 import orjson
 
 from spyglass.domain.access import ProjectScope
-from spyglass.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
+from spyglass.domain.errors import Conflict, DuplicateKey, Forbidden, InvalidInput, NotFound
 from spyglass.domain.prompts import (
     LATEST,
     PRODUCTION,
@@ -47,6 +46,7 @@ from spyglass.domain.prompts import (
     validate_labels,
 )
 from spyglass.domain.queries import Page
+from spyglass.services.retries import retrying_duplicates
 from spyglass.storage.cache.base import Cache
 from spyglass.storage.oltp.repositories.prompts import PromptRepository
 from spyglass.storage.oltp.store import OltpStore
@@ -55,7 +55,6 @@ log = logging.getLogger(__name__)
 
 CACHE_TTL_SECONDS: Final = 60.0
 _GENERATION_TTL_SECONDS: Final = 24 * 3600.0
-_CREATE_ATTEMPTS: Final = 5
 _LINK_TTL_SECONDS: Final = 60.0
 _LINK_MISS_TTL_SECONDS: Final = 2.0
 _LINKS_MAX: Final = 50_000
@@ -130,27 +129,25 @@ class PromptService:
         refs = dependency_refs(draft.prompt)
         labels = labels_for_new_version(draft.labels)
         project_id = scope.project_id
-        for attempt in range(1, _CREATE_ATTEMPTS + 1):
-            try:
-                with self._write_lock, self._store.session() as uow:
-                    repo = uow.prompts
-                    repo.lock_name(project_id, draft.name)
-                    head = repo.find_head(project_id, draft.name)
-                    if head is not None and head.type != draft.type:
-                        raise InvalidInput(
-                            "Previous versions have different prompt type. Create a new prompt with a different name."
-                        )
-                    self._check_protected(repo, scope, labels)
-                    resolve(draft, partial(repo.find_dependency, project_id), root_id="")
-                    created = repo.create_version(project_id, head, draft, labels, created_by, refs)
-                break
-            except Conflict:
-                if attempt == _CREATE_ATTEMPTS:
-                    raise Conflict(
-                        f"Prompt '{draft.name}' is being changed by other requests at the same time; try again"
-                    ) from None
-                log.info("prompt %r changed concurrently; creating the version again", draft.name)
-                time.sleep(random.uniform(0, 0.01 * attempt))
+        def write() -> PromptVersion:
+            with self._write_lock, self._store.session() as uow:
+                repo = uow.prompts
+                repo.lock_name(project_id, draft.name)
+                head = repo.find_head(project_id, draft.name)
+                if head is not None and head.type != draft.type:
+                    raise InvalidInput(
+                        "Previous versions have different prompt type. Create a new prompt with a different name."
+                    )
+                self._check_protected(repo, scope, labels)
+                resolve(draft, partial(repo.find_dependency, project_id), root_id="")
+                return repo.create_version(project_id, head, draft, labels, created_by, refs)
+
+        try:
+            created = retrying_duplicates(write, f"prompt {draft.name!r}")
+        except DuplicateKey:
+            raise Conflict(
+                f"Prompt '{draft.name}' is being changed by other requests at the same time; try again"
+            ) from None
         self._invalidate(project_id)
         return created
 
@@ -178,19 +175,19 @@ class PromptService:
             if not doomed:
                 raise _not_found(name, selector or Selector(label=None), any_version=selector is None)
             self._check_protected(repo, scope, [label for v in doomed for label in v.labels if label != LATEST])
-            everything = len(doomed) == len(repo.versions(project_id, name))
+            everything = selector is None or len(doomed) == len(repo.versions(project_id, name))
             _refuse_if_depended_on(repo, project_id, name, doomed, everything)
             repo.delete_versions(project_id, name, doomed)
         self._invalidate(project_id)
 
     def protect_label(self, scope: ProjectScope, label: str) -> str:
-        (label,) = self._protection_change(scope, label)
+        label = self._protection_change(scope, label)
         with self._write_lock, self._store.session() as uow:
             uow.prompts.protect_label(scope.project_id, label)
         return label
 
     def unprotect_label(self, scope: ProjectScope, label: str) -> None:
-        (label,) = self._protection_change(scope, label)
+        label = self._protection_change(scope, label)
         with self._write_lock, self._store.session() as uow:
             if not uow.prompts.unprotect_label(scope.project_id, label):
                 raise NotFound(f"Label '{label}' is not protected in this project")
@@ -238,11 +235,11 @@ class PromptService:
                 "can set, move or remove a protected label"
             )
 
-    def _protection_change(self, scope: ProjectScope, label: str) -> tuple[str]:
+    def _protection_change(self, scope: ProjectScope, label: str) -> str:
         if not scope.is_admin:
             raise Forbidden("Only an admin API key can change which prompt labels are protected")
         (checked,) = validate_labels([label], "label", allow_latest=False)
-        return (checked,)
+        return checked
 
     def _generation(self, project_id: str) -> str:
         key = f"prompt-generation:{project_id}"

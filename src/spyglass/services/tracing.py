@@ -90,10 +90,6 @@ class TracingService:
         observation = self.queries.find("observation", scope.project_id, observation_id)
         return None if observation is None else observation["trace_id"]
 
-    def score_aggregates(self, project_id: str, *, trace_ids: list[str] | None = None,
-                         dataset_run_id: str | None = None) -> list[dict[str, Any]]:
-        return self.queries.score_aggregates(project_id, trace_ids=trace_ids, dataset_run_id=dataset_run_id)
-
     def get_observation(self, scope: ProjectScope, observation_id: str) -> Record:
         observation = self.queries.find("observation", scope.project_id, observation_id)
         if observation is None:

@@ -22,7 +22,7 @@ from sqlalchemy import exc
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from spyglass.domain.errors import Conflict, Unavailable
+from spyglass.domain.errors import Conflict, DuplicateKey, Unavailable
 from spyglass.storage.oltp.engine import create_engine_for
 from spyglass.storage.oltp.repositories import (
     ApiKeyRepository,
@@ -151,7 +151,10 @@ class OltpStore:
             session.commit()
         except exc.IntegrityError as error:
             session.rollback()
-            raise Conflict(_integrity_message(error)) from error
+            text = str(error.orig).lower()
+            if "unique" in text or "duplicate" in text:
+                raise DuplicateKey("An object with the same unique key already exists") from error
+            raise Conflict("The change conflicts with existing data") from error
         except (exc.OperationalError, exc.InterfaceError) as error:
             # Connection refused, server gone, SQLite locked past busy_timeout: the
             # caller should answer 503 and the client retry, not see a stack trace.
@@ -191,13 +194,3 @@ def _ensure_sqlite_parent_dir(url: str) -> None:
     if database and database != ":memory:" and not database.startswith("file:"):
         Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
 
-
-# The Conflict message of a unique-key violation: another writer got there first.
-RACE_MESSAGE = "An object with the same unique key already exists"
-
-
-def _integrity_message(error: exc.IntegrityError) -> str:
-    text = str(error.orig).lower()
-    if "unique" in text or "duplicate" in text:
-        return RACE_MESSAGE
-    return "The change conflicts with existing data"

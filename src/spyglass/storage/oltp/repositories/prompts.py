@@ -92,18 +92,8 @@ class PromptRepository:
         return PromptHead(id=row.id, name=row.name, type=row.type, last_version=last)
 
     def find_version(self, project_id: str, name: str, selector: Selector) -> PromptVersion | None:
-        stmt = (
-            sa.select(PromptVersionRow, PromptRow.name, PromptRow.type)
-            .join(PromptRow, PromptRow.id == PromptVersionRow.prompt_id)
-            .where(PromptRow.project_id == project_id, PromptRow.name == name)
-        )
-        if selector.version is not None:
-            stmt = stmt.where(PromptVersionRow.version == selector.version)
-        else:
-            stmt = stmt.join(PromptLabelRow, PromptLabelRow.version_id == PromptVersionRow.id).where(
-                PromptLabelRow.label == selector.effective_label)
-        rows = self._assemble(self._session.execute(stmt).all())
-        return rows[0] if rows else None
+        found = self.versions(project_id, name, selector)
+        return found[0] if found else None
 
     def find_dependency(self, project_id: str, ref: DependencyRef) -> PromptVersion | None:
         return self.find_version(project_id, ref.name, Selector(version=ref.version, label=ref.label))
