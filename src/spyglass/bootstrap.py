@@ -27,19 +27,24 @@ from typing import IO, Any, Literal, NoReturn
 from sqlalchemy.engine import make_url
 
 from spyglass import __version__
+from spyglass.auth.signed_urls import UrlSigner
 from spyglass.domain.errors import Unavailable
 from spyglass.domain.values import now_micros
 from spyglass.ingestion.accept import Acceptor
 from spyglass.ingestion.apply import JobApplier
+from spyglass.ingestion.contracts import IngestJob
+from spyglass.ingestion.media_extraction import MediaExtractor
 from spyglass.ingestion.pricing import Pricer
 from spyglass.ingestion.prompt_links import PromptLinker
 from spyglass.llm.tokenizer import Tokenizers
 from spyglass.services.container import Limits, Services
 from spyglass.services.datasets import DatasetService, ExperimentRecorder
 from spyglass.services.experiments import ExperimentService
+from spyglass.services.media import MediaService
+from spyglass.services.media_links import MediaLinks, PresignedLinks, SignedLinks
 from spyglass.services.metrics import MetricsService
 from spyglass.services.models import ModelService
-from spyglass.services.projects import ProjectService
+from spyglass.services.projects import ProjectDeletion, ProjectService
 from spyglass.services.prompts import PromptService
 from spyglass.services.tracing import TracingService
 from spyglass.settings import InitSettings, Settings
@@ -264,17 +269,58 @@ def _queue_status(queue: JobQueue) -> dict[str, Any]:
             "deadLetters": stats.dead}
 
 
-def _workers(settings: Settings, queue: JobQueue, blobs: BlobStore, records: RecordStore, pricer: Pricer,
-             linker: PromptLinker, experiments: ExperimentRecorder, count: int) -> list[Worker]:
+@dataclass(frozen=True)
+class _WorkerSteps:
+    """What the worker does besides merging and writing records (each a service's callable)."""
+
+    pricer: Pricer
+    linker: PromptLinker
+    experiments: ExperimentRecorder
+    extractor: MediaExtractor | None
+    after_delete: Callable[[IngestJob], None]
+
+
+def _workers(settings: Settings, queue: JobQueue, blobs: BlobStore, records: RecordStore, steps: _WorkerSteps,
+             count: int) -> list[Worker]:
     # The record cache is only safe while this one thread is the only writer anywhere.
     sole_writer = settings.embedded_olap and count == 1
     return [
         Worker(queue, JobApplier(blobs, records, now_micros, keep_raw_events=settings.keep_raw_events,
-                                 sole_writer=sole_writer, pricer=pricer, linker=linker,
-                                 experiments=experiments.record),
+                                 sole_writer=sole_writer, pricer=steps.pricer, linker=steps.linker,
+                                 experiments=steps.experiments.record, extractor=steps.extractor,
+                                 after_delete=steps.after_delete),
                batch_jobs=settings.worker_batch_jobs, max_attempts=settings.worker_max_attempts)
         for _ in range(max(count, 1))
     ]
+
+
+def _after_delete(media: MediaService, deletion: ProjectDeletion) -> Callable[[IngestJob], None]:
+    def follow_up(job: IngestJob) -> None:
+        if job.kind == "delete-traces":
+            media.forget_traces(job.project_id, job.ids)
+        elif job.kind == "delete-project":
+            deletion.purge(job.project_id)
+
+    return follow_up
+
+
+def resolve_media_secret(settings: Settings) -> bytes:
+    """The key that signs embedded media URLs: generated once and kept in the data dir."""
+    path = settings.data_dir / "media-url-secret"
+    if not path.exists():
+        write_durably(path, secrets.token_hex(32).encode())
+    return path.read_text().strip().encode()
+
+
+def open_media(settings: Settings, oltp: OltpStore, blobs: BlobStore) -> MediaService:
+    """Media bytes go to S3 through presigned URLs, or to this server through signed ones."""
+    if isinstance(blobs, S3BlobStore):
+        links: MediaLinks = PresignedLinks(blobs, settings.media_url_ttl_seconds)
+        signed = None
+    else:
+        links = signed = SignedLinks(UrlSigner(resolve_media_secret(settings)), settings.media_url_ttl_seconds,
+                                     settings.public_url)
+    return MediaService(oltp, blobs, links, max_bytes=settings.media_max_bytes, signed=signed)
 
 
 @dataclass
@@ -346,19 +392,25 @@ def _assemble(settings: Settings, role: Role, queue: JobQueue, blobs: BlobStore,
             raise StartupError("the database schema is not up to date: run `spyglass migrate` first")
     else:
         _migrate_stores(oltp, olap, models)
+    projects = ProjectService(oltp, resolve_salt(settings), cache=cache)
+    acceptor = Acceptor(blobs, queue)
+    media = open_media(settings, oltp, blobs)
+    deletion = ProjectDeletion(projects, acceptor.enqueue_project_deletion, media.purge_project)
     workers: list[Worker] = []
     if role != "api":
         assert olap is not None
-        pricer = Pricer(models.models_for_matching, Tokenizers(settings.data_dir / "tiktoken"))
+        steps = _WorkerSteps(
+            pricer=Pricer(models.models_for_matching, Tokenizers(settings.data_dir / "tiktoken")),
+            linker=PromptLinker(prompts.link_ids), experiments=ExperimentRecorder(oltp),
+            extractor=MediaExtractor(media.store_inline) if settings.extract_inline_media else None,
+            after_delete=_after_delete(media, deletion),
+        )
         count = concurrency or (settings.worker_concurrency if settings.redis_url else 1)
-        workers = _workers(settings, queue, blobs, RecordStore(olap, gate), pricer, PromptLinker(prompts.link_ids),
-                           ExperimentRecorder(oltp), count)
+        workers = _workers(settings, queue, blobs, RecordStore(olap, gate), steps, count)
     if role == "worker":
         return Platform(settings, role, None, workers, queue)
 
-    projects = ProjectService(oltp, resolve_salt(settings), cache=cache)
     projects.apply_headless_init(InitSettings().to_init())
-    acceptor = Acceptor(blobs, queue)
     wait_for = workers[0].wait_for if len(workers) == 1 and isinstance(queue, LocalJobQueue) \
         else _wait_while_queued(queue)
     reads: Any = _IngestOnlyReads() if olap is None else TraceQueries(olap, gate)
@@ -382,9 +434,11 @@ def _assemble(settings: Settings, role: Role, queue: JobQueue, blobs: BlobStore,
         prompts=prompts,
         datasets=DatasetService(oltp, tracing.trace_of_observation, reads.score_aggregates),
         experiments=ExperimentService(oltp, reads.observations_by_ids, reads.scores_of_traces, reads.scores_of_runs),
+        media=media,
         tracing=tracing,
         metrics=MetricsService(metrics, metrics_runner, max_range_days=settings.metrics_max_range_days),
         ingestion=acceptor,
+        project_deletion=deletion,
         limits=Limits(settings.max_ingestion_body_bytes, settings.max_otel_body_bytes, settings.max_json_body_bytes),
         version=__version__,
         status=lambda: {"role": role, "queue": _queue_status(queue)},
@@ -401,6 +455,27 @@ def build_dataset_service(settings: Settings) -> DatasetService:
         raise Unavailable("reading traces and scores needs the server; use the API")
 
     return DatasetService(open_oltp(settings, migrate=True), needs_server, needs_server)
+
+
+@contextmanager
+def project_deletion(settings: Settings) -> Iterator[ProjectDeletion]:
+    """For `spyglass projects delete`: marks the project and queues its clean-up for the worker.
+
+    With the embedded queue the server must be stopped (it owns the data directory); the
+    next `spyglass serve` removes the data. With Redis, running workers do it at once.
+    """
+    check_topology(settings, "all")
+    with ExitStack() as resources:
+        if not settings.redis_url:
+            resources.callback(lock_data_dir(settings.data_dir).close)
+        queue = open_queue(settings)
+        resources.callback(queue.close)
+        blobs = open_blobs(settings)
+        oltp = open_oltp(settings, migrate=True)
+        resources.callback(oltp.close)
+        projects = ProjectService(oltp, resolve_salt(settings), cache=open_cache(settings))
+        media = open_media(settings, oltp, blobs)
+        yield ProjectDeletion(projects, Acceptor(blobs, queue).enqueue_project_deletion, media.purge_project)
 
 
 def build_project_service(settings: Settings) -> ProjectService:

@@ -65,7 +65,7 @@ class Settings(BaseSettings):
         "(the worker died) is delivered to another worker.",
     )
     s3_bucket: str | None = Field(
-        default=None, description="S3 bucket for raw ingestion batches. Default: `<data_dir>/blobs`."
+        default=None, description="S3 bucket for raw ingestion batches and media files. Default: `<data_dir>/blobs`."
     )
     s3_endpoint_url: str | None = Field(
         default=None, description="S3-compatible endpoint (MinIO, R2, …). Default: AWS for the region."
@@ -112,6 +112,22 @@ class Settings(BaseSettings):
         default=60.0, gt=0,
         description="How long a resolved prompt stays in the read cache. Writes invalidate it at once in every "
         "process sharing the cache (Redis); the TTL bounds staleness only between processes without Redis.",
+    )
+    public_url: str | None = Field(
+        default=None,
+        description="Base URL clients reach this server at (e.g. `https://spyglass.example.com`), used in the "
+        "media upload/download links the server signs. Default: the base URL of each request.",
+    )
+    media_max_bytes: int = Field(
+        default=1_000_000_000, gt=0, description="Largest media file a client may upload (bytes)."
+    )
+    media_url_ttl_seconds: int = Field(
+        default=3600, gt=0, description="How long a media upload or download link stays valid (seconds)."
+    )
+    extract_inline_media: bool = Field(
+        default=True,
+        description="Move base64 media found in ingested input/output/metadata (data URIs, provider and GenAI "
+        "message parts) to media storage and keep a `@@@langfuseMedia:…@@@` reference in the trace instead.",
     )
     log_level: str = Field(default="info", description="Log level: debug, info, warning, error.")
 

@@ -1,4 +1,4 @@
-"""`spyglass projects …`: create projects and inspect them and their API keys."""
+"""`spyglass projects …`: create, inspect and delete projects and their API keys."""
 
 from __future__ import annotations
 
@@ -9,15 +9,16 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from spyglass.bootstrap import build_project_service
+from spyglass.bootstrap import StartupError, build_project_service, project_deletion
 from spyglass.cli.output import err as _err
+from spyglass.cli.output import exit_with
 from spyglass.cli.output import out as _out
 from spyglass.domain.errors import SpyglassError
 from spyglass.services.projects import DEFAULT_ORG_NAME, ProjectService
 from spyglass.settings import Settings
 
 projects_app = typer.Typer(
-    help="Create projects and inspect projects and their API keys.",
+    help="Create, inspect and delete projects and their API keys.",
     no_args_is_help=True,
 )
 
@@ -190,3 +191,26 @@ def keys(
             _when(key.last_used_at),
         )
     _out.print(table)
+
+
+@projects_app.command("delete")
+def delete(
+    project_id: Annotated[str, typer.Argument(help="The project to delete.")],
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Delete a project: its API keys stop working at once, and the worker then removes its
+    traces, observations, scores, prompts, datasets and media files.
+
+    With the embedded queue, run it with the server stopped: the next `spyglass serve`
+    removes the data. With Redis, running workers remove it at once.
+    """
+    if not yes:
+        typer.confirm(f"Delete project {project_id} and all of its data?", abort=True)
+    try:
+        with project_deletion(Settings()) as deletion:
+            deletion.delete(project_id)
+    except StartupError as error:
+        raise exit_with(error) from None
+    except SpyglassError as error:
+        raise _fail(error) from None
+    _out.print(f"Project {project_id} deleted; its data is removed by the worker.")

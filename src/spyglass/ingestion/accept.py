@@ -82,6 +82,9 @@ class Acceptor:
         job = IngestJob(kind=kind, project_id=scope.project_id, ids=ids, received_at_us=now_micros())
         return self._enqueue(job)
 
+    def enqueue_project_deletion(self, project_id: str) -> str:
+        return self._enqueue(IngestJob(kind="delete-project", project_id=project_id, received_at_us=now_micros()))
+
     def _persist(self, kind: JobKind, project_id: str, data: bytes, ext: str) -> str:
         now = datetime.now(tz=UTC)
         key = f"ingest/{project_id}/{now:%Y/%m/%d/%H}/{uuid.uuid4().hex}.{kind}.{ext}"

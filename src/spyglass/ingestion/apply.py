@@ -23,6 +23,7 @@ from spyglass.domain.events import event_to_patches, sort_events
 from spyglass.domain.merge import merge, new_record
 from spyglass.domain.records import EntityKind, Patch, Record
 from spyglass.ingestion.contracts import IngestJob
+from spyglass.ingestion.media_extraction import MediaExtractor
 from spyglass.ingestion.otel import request_to_patches
 from spyglass.ingestion.pricing import Pricer
 from spyglass.ingestion.prompt_links import PromptLinker
@@ -95,6 +96,8 @@ class JobApplier:
         pricer: Pricer | None = None,
         linker: PromptLinker | None = None,
         experiments: Callable[[list[ExperimentLink]], None] | None = None,
+        extractor: MediaExtractor | None = None,
+        after_delete: Callable[[IngestJob], None] | None = None,
     ) -> None:
         self.blobs = blobs
         self.records = records
@@ -103,6 +106,9 @@ class JobApplier:
         self.pricer = pricer
         self.linker = linker
         self.experiments = experiments
+        self.extractor = extractor
+        # Cleans up what lives outside the OLAP store (media, OLTP rows) once the rows are gone.
+        self.after_delete = after_delete
         # Another writer's update would not be in our cache: with several, always read the store.
         self.cache = RecordCache(_CACHE_SIZE if sole_writer else 0)
         self._last_ts = 0
@@ -116,14 +122,10 @@ class JobApplier:
         """Apply jobs in order, synchronously (deletes included)."""
         patches: list[tuple[EntityKind, Patch, bool]] = []
         for job in jobs:
-            if job.kind in ("delete-traces", "delete-scores"):
+            if job.kind.startswith("delete"):
                 self.commit(self._plan(patches))
                 patches = []
-                if job.kind == "delete-traces":
-                    self.records.delete_traces(job.project_id, job.ids)
-                else:
-                    self.records.delete_scores(job.project_id, job.ids)
-                self.cache.clear()
+                self._delete(job)
             else:
                 patches.extend(self._load_patches(job))
         self.commit(self._plan(patches))
@@ -136,10 +138,22 @@ class JobApplier:
         """
         patches: list[tuple[EntityKind, Patch, bool]] = []
         for job in jobs:
-            if job.kind in ("delete-traces", "delete-scores"):
+            if job.kind.startswith("delete"):
                 raise ValueError("deletions are applied with apply(), not prepared")
             patches.extend(self._load_patches(job))
         return self._plan(patches)
+
+    def _delete(self, job: IngestJob) -> None:
+        if job.kind == "delete-traces":
+            self.records.delete_traces(job.project_id, job.ids)
+        elif job.kind == "delete-scores":
+            self.records.delete_scores(job.project_id, job.ids)
+        else:
+            self.records.delete_project(job.project_id)
+        self.cache.clear()
+        if self.after_delete is not None:
+            # After the rows: a failure retries the job, and deleting twice changes nothing.
+            self.after_delete(job)
 
     def commit(self, plan: WritePlan) -> None:
         if not plan.records:
@@ -214,6 +228,9 @@ class JobApplier:
             touched[key] = record
             if complete:
                 whole.add(key)
+        if self.extractor is not None:
+            # Before pricing: a tokenizer fallback should count the reference, not megabytes of base64.
+            self.extractor.extract((key[0], record) for key, record in touched.items())
         if self.linker is not None:
             self.linker.link(record for key, record in touched.items() if key[0] == "observation")
         plan = WritePlan({}, {}, self._version(), links)

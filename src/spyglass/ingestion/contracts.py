@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel
 
-JobKind = Literal["batch", "otel", "delete-traces", "delete-scores"]
+JobKind = Literal["batch", "otel", "delete-traces", "delete-scores", "delete-project"]
 
 
 class IngestJob(BaseModel):

@@ -9,9 +9,10 @@ from typing import Any
 from spyglass.ingestion.accept import Acceptor
 from spyglass.services.datasets import DatasetService
 from spyglass.services.experiments import ExperimentService
+from spyglass.services.media import MediaService
 from spyglass.services.metrics import MetricsService
 from spyglass.services.models import ModelService
-from spyglass.services.projects import ProjectService
+from spyglass.services.projects import ProjectDeletion, ProjectService
 from spyglass.services.prompts import PromptService
 from spyglass.services.tracing import TracingService
 
@@ -30,9 +31,11 @@ class Services:
     prompts: PromptService
     datasets: DatasetService
     experiments: ExperimentService
+    media: MediaService
     tracing: TracingService
     metrics: MetricsService
     ingestion: Acceptor
+    project_deletion: ProjectDeletion
     limits: Limits
     version: str
     status: Callable[[], dict[str, Any]]

@@ -35,9 +35,10 @@ from spyglass.domain.datasets import (
 )
 from spyglass.domain.errors import Conflict, InvalidInput, NotFound
 from spyglass.domain.queries import Page
+from spyglass.services.media import item_fields, link_item_media
 from spyglass.services.retries import retrying_duplicates
 from spyglass.storage.oltp.repositories.datasets import DatasetRepository
-from spyglass.storage.oltp.store import OltpStore
+from spyglass.storage.oltp.store import OltpStore, UnitOfWork
 
 log = logging.getLogger(__name__)
 
@@ -116,7 +117,7 @@ class DatasetService:
     def _upsert_item(self, scope: ProjectScope, draft: ItemDraft) -> DatasetItem:
         with self._write_lock, self._store.session() as uow:
             dataset = _dataset(uow.datasets, scope.project_id, draft.dataset_name)
-            item_id = self._put_item(uow.datasets, dataset, draft)
+            item_id = self._put_item(uow, dataset, draft)
             found = uow.datasets.find_item(scope.project_id, item_id)
         assert found is not None
         return found
@@ -163,7 +164,7 @@ class DatasetService:
                     if row.draft is None:
                         continue
                     try:
-                        self._put_item(uow.datasets, dataset, row.draft)
+                        self._put_item(uow, dataset, row.draft)
                         created += 1
                     except (InvalidInput, Conflict) as error:
                         errors.append((row.row, error.message))
@@ -171,7 +172,8 @@ class DatasetService:
                     progress(len(chunk))
         return ImportResult(created=created, errors=sorted(errors))
 
-    def _put_item(self, repo: DatasetRepository, dataset: Dataset, draft: ItemDraft) -> str:
+    def _put_item(self, uow: UnitOfWork, dataset: Dataset, draft: ItemDraft) -> str:
+        repo = uow.datasets
         item_id = draft.id or str(uuid.uuid4())
         owner = repo.item_dataset_id(dataset.project_id, item_id)
         if owner is not None and owner != dataset.id:
@@ -182,6 +184,8 @@ class DatasetService:
         check_item_schemas(dataset, values.get("input"), values.get("expected_output"))
         repo.put_item_version(dataset.project_id, dataset.id, item_id, values,
                               created_at=current.created_at if current is not None else None)
+        link_item_media(uow.media, dataset.project_id, dataset.id, item_id,
+                        item_fields(values.get("input"), values.get("expected_output"), values.get("metadata")))
         return item_id
 
     # -- runs ----------------------------------------------------------------------

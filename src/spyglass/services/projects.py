@@ -29,7 +29,7 @@ from spyglass.auth.api_keys import (
 )
 from spyglass.auth.passwords import hash_password
 from spyglass.domain.access import ProjectScope
-from spyglass.domain.errors import Conflict, InvalidInput, NotFound, Unauthorized, Unavailable
+from spyglass.domain.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized, Unavailable
 from spyglass.domain.projects import KEY_ROLES, ApiKey, Organization, Project, ProjectInfo
 from spyglass.storage.cache.base import Cache
 from spyglass.storage.cache.memory import MemoryCache
@@ -237,6 +237,25 @@ class ProjectService:
             uow.api_keys.delete(api_key_id)
         self._forget_keys({key.public_key})
 
+    # -- deletion ---------------------------------------------------------------------
+
+    def mark_deleted(self, project_id: str) -> None:
+        """Soft-delete a project: its keys are refused from now on, in every process.
+
+        Idempotent, so a deletion whose clean-up could not be queued can be requested again.
+        """
+        with self._store.session() as uow:
+            if uow.projects.find(project_id, include_deleted=True) is None:
+                raise NotFound("Project not found")
+            keys = uow.api_keys.list_for_project(project_id)
+            uow.projects.mark_deleted(project_id)
+        self._forget_keys({key.public_key for key in keys})
+
+    def purge(self, project_id: str) -> None:
+        """Remove a deleted project's row and, by cascade, everything the OLTP store holds for it."""
+        with self._store.session() as uow:
+            uow.projects.purge(project_id)
+
     def _resolve_key_pair(self, public_key: str | None, secret_key: str | None) -> tuple[str, str]:
         if public_key is None and secret_key is None:
             return generate_key_pair()
@@ -354,3 +373,33 @@ def _required(value: str | None, what: str) -> str:
     if not value:
         raise InvalidInput(f"{what} must not be empty")
     return value
+
+
+class ProjectDeletion:
+    """Deleting a project: refused to its keys at once; its data removed by the worker.
+
+    `enqueue` queues the clean-up job; its follow-up (`purge`) runs after the OLAP rows are gone.
+    """
+
+    def __init__(self, projects: ProjectService, enqueue: Callable[[str], str],
+                 purge_files: Callable[[str], object]) -> None:
+        self._projects = projects
+        self._enqueue = enqueue
+        self._purge_files = purge_files
+
+    def request(self, scope: ProjectScope, project_id: str) -> None:
+        """`DELETE /api/public/projects/{id}`: an ADMIN key may delete its own project."""
+        if project_id != scope.project_id:
+            raise NotFound("Project not found")
+        if not scope.is_admin:
+            raise Forbidden("Only an ADMIN API key can delete its project")
+        self.delete(project_id)
+
+    def delete(self, project_id: str) -> None:
+        # Marked first: a purge must never run on a project whose keys still work.
+        self._projects.mark_deleted(project_id)
+        self._enqueue(project_id)
+
+    def purge(self, project_id: str) -> None:
+        self._purge_files(project_id)
+        self._projects.purge(project_id)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Iterable
 from pathlib import Path
+from typing import BinaryIO
 
 _known_dirs: set[Path] = set()
 
@@ -32,16 +34,29 @@ def write_durably(path: Path, data: bytes) -> None:
 
     A crash leaves either no file or the whole file, never a torn one.
     """
+    _write_chunks(path, (data,))
+
+
+def copy_durably(path: Path, source: BinaryIO, chunk_bytes: int = 1 << 20) -> None:
+    """`write_durably` for a stream too large to hold in memory (media files)."""
+    _write_chunks(path, iter(lambda: source.read(chunk_bytes), b""))
+
+
+def _write_chunks(path: Path, chunks: Iterable[bytes]) -> None:
     ensure_dir(path.parent)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
-        view = memoryview(data)
-        while view:
-            written = os.write(fd, view)
-            view = view[written:]
+        for chunk in chunks:
+            view = memoryview(chunk)
+            while view:
+                written = os.write(fd, view)
+                view = view[written:]
         os.fsync(fd)
-    finally:
+    except BaseException:
         os.close(fd)
+        os.unlink(tmp)
+        raise
+    os.close(fd)
     os.replace(tmp, path)
     _fsync_dir(path.parent)

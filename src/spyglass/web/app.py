@@ -14,6 +14,7 @@ from spyglass.web.api import (
     experiments,
     health,
     ingestion,
+    media,
     metrics,
     models,
     observations,
@@ -47,6 +48,6 @@ def create_app(
     app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["*"], allow_headers=["*"])
     install_error_handlers(app)
     for module in (health, ingestion, traces, observations, sessions, scores, scores_v3, metrics, models, prompts,
-                   datasets, experiments):
+                   datasets, experiments, media):
         app.include_router(module.router)
     return app

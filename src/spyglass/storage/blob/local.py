@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import BinaryIO
 
-from spyglass.storage.fsync import write_durably
+from spyglass.storage.fsync import copy_durably, write_durably
 
 
 class LocalBlobStore:
@@ -25,9 +26,18 @@ class LocalBlobStore:
     def put(self, key: str, data: bytes) -> None:
         write_durably(self._path(key), data)
 
+    def put_file(self, key: str, source: BinaryIO) -> None:
+        copy_durably(self._path(key), source)
+
     def get(self, key: str) -> bytes:
         try:
             return self._path(key).read_bytes()
+        except FileNotFoundError:
+            raise KeyError(key) from None
+
+    def open(self, key: str) -> BinaryIO:
+        try:
+            return self._path(key).open("rb")
         except FileNotFoundError:
             raise KeyError(key) from None
 
@@ -39,5 +49,6 @@ class LocalBlobStore:
 
     def list_prefix(self, prefix: str) -> list[str]:
         base = self.root.resolve()
-        keys = (str(p.relative_to(base)) for p in base.rglob("*") if p.is_file())
+        # Dot files are puts still in progress (see `fsync`), not keys.
+        keys = (str(p.relative_to(base)) for p in base.rglob("*") if p.is_file() and not p.name.startswith("."))
         return sorted(key for key in keys if key.startswith(prefix))

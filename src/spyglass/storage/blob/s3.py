@@ -6,6 +6,8 @@ response; a failure raises instead of pretending the bytes were stored.
 
 from __future__ import annotations
 
+from typing import BinaryIO, cast
+
 import boto3.session
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
@@ -52,6 +54,10 @@ class S3BlobStore:
             aws_access_key_id=access_key_id, aws_secret_access_key=secret_access_key, region_name=region
         )
         self._client = session.client("s3", endpoint_url=endpoint_url, config=config)
+        # Presigned URLs are used by clients, not by us: botocore must not add checksums of an
+        # empty body to them (newer botocore does by default), only the ones we sign on purpose.
+        self._signer = session.client("s3", endpoint_url=endpoint_url,
+                                      config=config.merge(Config(request_checksum_calculation="when_required")))
 
     def _where(self) -> str:
         return f"bucket {self.bucket!r} at {self.endpoint_url or 'the default AWS endpoint'}"
@@ -59,15 +65,31 @@ class S3BlobStore:
     def put(self, key: str, data: bytes) -> None:
         self._client.put_object(Bucket=self.bucket, Key=self.prefix + _validate(key), Body=data)
 
+    def put_file(self, key: str, source: BinaryIO) -> None:
+        self._client.upload_fileobj(source, self.bucket, self.prefix + _validate(key))
+
     def get(self, key: str) -> bytes:
+        with self.open(key) as body:
+            return body.read()
+
+    def open(self, key: str) -> BinaryIO:
         try:
             response = self._client.get_object(Bucket=self.bucket, Key=self.prefix + _validate(key))
         except ClientError as error:
             if error.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "NotFound"):
                 raise KeyError(key) from None
             raise
-        with response["Body"] as body:
-            return body.read()
+        return cast(BinaryIO, response["Body"])
+
+    def presigned_put(self, key: str, *, content_type: str, sha256_hash: str, expires_in: int) -> str:
+        """A PUT URL that needs no credentials; S3 itself checks the type and the SHA-256 of the body."""
+        params = {"Bucket": self.bucket, "Key": self.prefix + _validate(key), "ContentType": content_type,
+                  "ChecksumSHA256": sha256_hash}
+        return self._signer.generate_presigned_url("put_object", Params=params, ExpiresIn=expires_in)
+
+    def presigned_get(self, key: str, *, expires_in: int) -> str:
+        params = {"Bucket": self.bucket, "Key": self.prefix + _validate(key)}
+        return self._signer.generate_presigned_url("get_object", Params=params, ExpiresIn=expires_in)
 
     def delete(self, key: str) -> None:
         # DeleteObject already succeeds for a missing key, which is the idempotence we want.

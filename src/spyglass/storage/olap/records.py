@@ -78,6 +78,12 @@ class RecordStore:
                 f"DELETE FROM {table} WHERE project_id = {{p:String}} AND {column} IN {{ids:Array(String)}}", params
             )
 
+    def delete_project(self, project_id: str) -> None:
+        """Remove every trace, observation and score of a project."""
+        with self.gate.writing():
+            for kind in WRITE_ORDER:
+                self.client.command(f"DELETE FROM {TABLES[kind]} WHERE project_id = {{p:String}}", {"p": project_id})
+
     def delete_scores(self, project_id: str, score_ids: list[str]) -> None:
         with self.gate.writing():
             self.client.command(

@@ -27,6 +27,7 @@ from spyglass.storage.oltp.engine import create_engine_for
 from spyglass.storage.oltp.repositories import (
     ApiKeyRepository,
     DatasetRepository,
+    MediaRepository,
     ModelRepository,
     OrganizationRepository,
     ProjectRepository,
@@ -79,6 +80,10 @@ class UnitOfWork:
     @cached_property
     def datasets(self) -> DatasetRepository:
         return DatasetRepository(self.session)
+
+    @cached_property
+    def media(self) -> MediaRepository:
+        return MediaRepository(self.session)
 
 
 class OltpStore:

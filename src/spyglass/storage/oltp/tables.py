@@ -388,3 +388,60 @@ class DatasetRunItemRow(Base):
     item_metadata: Mapped[Any] = mapped_column(sa.JSON(none_as_null=True), nullable=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=sa.func.current_timestamp())
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=sa.func.current_timestamp())
+
+
+class MediaRow(Base):
+    """A media file, identified by its content: one row per (project, SHA-256)."""
+
+    __tablename__ = "media"
+    __table_args__ = (sa.UniqueConstraint("project_id", "sha256_hash"),)
+
+    id: Mapped[str] = mapped_column(sa.String(255), primary_key=True)
+    project_id: Mapped[str] = mapped_column(
+        sa.String(255), sa.ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True
+    )
+    sha256_hash: Mapped[str] = mapped_column(sa.String(64))
+    content_type: Mapped[str] = mapped_column(sa.String(255))
+    content_length: Mapped[int] = mapped_column(sa.BigInteger)
+    object_key: Mapped[str] = mapped_column(sa.String(1024))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=sa.func.current_timestamp())
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=sa.func.current_timestamp())
+    # What the client reported after its PUT; only 200/201 make the media readable.
+    uploaded_at: Mapped[datetime | None]
+    upload_http_status: Mapped[int | None] = mapped_column(sa.Integer)
+    upload_http_error: Mapped[str | None] = mapped_column(sa.Text)
+    upload_time_ms: Mapped[int | None] = mapped_column(sa.BigInteger)
+
+
+class TraceMediaRow(Base):
+    """Media used in a trace's (`observation_id` "") or an observation's input, output or metadata."""
+
+    __tablename__ = "trace_media"
+    __table_args__ = (
+        sa.ForeignKeyConstraint(["media_id", "project_id"], ["media.id", "media.project_id"], ondelete="CASCADE"),
+        sa.Index("ix_trace_media_project_id_trace_id", "project_id", "trace_id"),
+    )
+
+    project_id: Mapped[str] = mapped_column(sa.String(255), primary_key=True)
+    media_id: Mapped[str] = mapped_column(sa.String(255), primary_key=True)
+    trace_id: Mapped[str] = mapped_column(sa.String(255), primary_key=True)
+    observation_id: Mapped[str] = mapped_column(sa.String(255), primary_key=True)
+    field: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=sa.func.current_timestamp())
+
+
+class DatasetItemMediaRow(Base):
+    """Media used in a dataset item (any version), so deleting traces never removes it."""
+
+    __tablename__ = "dataset_item_media"
+    __table_args__ = (
+        sa.ForeignKeyConstraint(["media_id", "project_id"], ["media.id", "media.project_id"], ondelete="CASCADE"),
+        sa.Index("ix_dataset_item_media_project_id_dataset_item_id", "project_id", "dataset_item_id"),
+    )
+
+    project_id: Mapped[str] = mapped_column(sa.String(255), primary_key=True)
+    media_id: Mapped[str] = mapped_column(sa.String(255), primary_key=True)
+    dataset_id: Mapped[str] = mapped_column(sa.String(255), primary_key=True)
+    dataset_item_id: Mapped[str] = mapped_column(sa.String(255), primary_key=True)
+    field: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=sa.func.current_timestamp())

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from spyglass.domain.datasets import Dataset, DatasetItem, DatasetRun, DatasetRunItem
 from spyglass.services.datasets import RunScores
+from spyglass.services.media import ItemMediaReference
 from spyglass.web.api.converters import iso
 
 # Labels are counted for these; the others are numbers.
@@ -26,7 +28,7 @@ def dataset_to_api(dataset: Dataset) -> dict[str, Any]:
     }
 
 
-def item_to_api(item: DatasetItem) -> dict[str, Any]:
+def item_to_api(item: DatasetItem, references: Sequence[ItemMediaReference] = ()) -> dict[str, Any]:
     return {
         "id": item.id,
         "datasetId": item.dataset_id,
@@ -39,8 +41,27 @@ def item_to_api(item: DatasetItem) -> dict[str, Any]:
         "sourceObservationId": item.source_observation_id,
         "createdAt": iso(item.created_at),
         "updatedAt": iso(item.updated_at),
-        # Media in items arrives with issue #8; until then no item holds a media reference.
-        "mediaReferences": [],
+        "mediaReferences": [media_reference_to_api(reference) for reference in references],
+    }
+
+
+def items_to_api(items: Sequence[DatasetItem], references: dict[str, list[ItemMediaReference]]) -> list[dict[str, Any]]:
+    return [item_to_api(item, references.get(item.id, ())) for item in items]
+
+
+def media_reference_to_api(reference: ItemMediaReference) -> dict[str, Any]:
+    view = reference.view
+    return {
+        "field": reference.field,
+        "referenceString": reference.found.reference.text,
+        "jsonPath": reference.found.json_path,
+        "media": {
+            "mediaId": view.media.id,
+            "contentType": view.media.content_type,
+            "contentLength": view.media.content_length,
+            "url": view.url,
+            "urlExpiry": iso(view.url_expiry),
+        },
     }
 
 

@@ -6,15 +6,19 @@ Dataset and run names are folder-like and arrive URL-encoded in one path segment
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
+from spyglass.domain.access import ProjectScope
+from spyglass.domain.datasets import DatasetItem
 from spyglass.domain.errors import InvalidInput, NotFound
 from spyglass.web.api.converters import page_meta
 from spyglass.web.api.dataset_converters import (
     dataset_to_api,
-    item_to_api,
+    items_to_api,
     run_item_to_api,
     run_scores_to_api,
     run_to_api,
@@ -81,7 +85,8 @@ def dataset_v1_reads(request: Request, services: ServicesDep, scope: ProjectScop
             items, _ = services.datasets.list_items(scope, dataset_name=name, source_trace_id=None,
                                                     source_observation_id=None, as_of=None, page=None)
             runs = services.datasets.run_names(scope, [dataset.id])[dataset.id]
-            return json_response(dataset_to_api(dataset) | {"items": [item_to_api(i) for i in items], "runs": runs})
+            return json_response(dataset_to_api(dataset) | {"items": _items(request, services, scope, items),
+                                                             "runs": runs})
         case [name, "runs"]:
             runs, total = services.datasets.list_runs(scope, name, page_of(page, limit))
             return json_response({"data": [run_to_api(r) for r in runs], "meta": page_meta(page, limit, total)})
@@ -110,7 +115,8 @@ def delete_run(request: Request, services: ServicesDep, scope: ProjectScopeDep) 
 @router.post("/api/public/dataset-items")
 async def upsert_item(request: Request, services: ServicesDep, scope: ProjectScopeDep) -> Response:
     body = await read_json(request, services.limits.ingestion_body_bytes)
-    return json_response(item_to_api(await run_in_threadpool(services.datasets.upsert_item, scope, body)))
+    item = await run_in_threadpool(services.datasets.upsert_item, scope, body)
+    return json_response((await run_in_threadpool(_items, request, services, scope, [item]))[0])
 
 
 @router.post("/api/public/dataset-items/import")
@@ -127,25 +133,32 @@ async def import_items(request: Request, services: ServicesDep, scope: ProjectSc
 
 
 @router.get("/api/public/dataset-items")
-def list_items(services: ServicesDep, scope: ProjectScopeDep, datasetName: str | None = None,  # noqa: N803
+def list_items(request: Request, services: ServicesDep, scope: ProjectScopeDep,
+               datasetName: str | None = None,  # noqa: N803
                sourceTraceId: str | None = None, sourceObservationId: str | None = None,  # noqa: N803
                version: str | None = None, page: PageParam = 1, limit: LimitParam = 50) -> Response:
     items, total = services.datasets.list_items(
         scope, dataset_name=datasetName, source_trace_id=sourceTraceId, source_observation_id=sourceObservationId,
         as_of=datetime_param("version", version), page=page_of(page, limit))
-    return json_response({"data": [item_to_api(i) for i in items], "meta": page_meta(page, limit, total)})
+    return json_response({"data": _items(request, services, scope, items), "meta": page_meta(page, limit, total)})
 
 
 # Item ids may hold a slash (they are the caller's): read from the raw path, like dataset names.
 @router.get(_ITEMS + "/{tail:path}")
 def get_item(request: Request, services: ServicesDep, scope: ProjectScopeDep) -> Response:
-    return json_response(item_to_api(services.datasets.get_item(scope, name_from_path(request, _ITEMS))))
+    item = services.datasets.get_item(scope, name_from_path(request, _ITEMS))
+    return json_response(_items(request, services, scope, [item])[0])
 
 
 @router.delete(_ITEMS + "/{tail:path}")
 def delete_item(request: Request, services: ServicesDep, scope: ProjectScopeDep) -> Response:
     services.datasets.delete_item(scope, name_from_path(request, _ITEMS))
     return json_response({"message": "Dataset item successfully deleted"})
+
+
+def _items(request: Request, services: ServicesDep, scope: ProjectScope, items: list[DatasetItem]) -> list[Any]:
+    """Items as the API shows them, each with its media references and their download URLs."""
+    return items_to_api(items, services.media.item_references(scope, items, str(request.base_url)))
 
 
 # -- run items --------------------------------------------------------------------------------

@@ -49,3 +49,11 @@ def projects(services: ServicesDep, scope: ProjectScopeDep) -> Response:
         "metadata": info.project.metadata or {},
         "retentionDays": info.project.retention_days,
     }]})
+
+
+@router.delete("/api/public/projects/{project_id}")
+def delete_project(project_id: str, services: ServicesDep, scope: ProjectScopeDep) -> Response:
+    """Langfuse asks for an organization key here; Spyglass lets an ADMIN key delete its own project."""
+    services.project_deletion.request(scope, project_id)
+    return json_response({"success": True,
+                          "message": "Project deletion has been initiated and is being processed asynchronously"}, 202)

@@ -7,6 +7,7 @@ and never commits; the unit of work decides. Naming: `get_*` raises `NotFound`,
 
 from spyglass.storage.oltp.repositories.api_keys import ApiKeyRepository
 from spyglass.storage.oltp.repositories.datasets import DatasetRepository
+from spyglass.storage.oltp.repositories.media import MediaRepository
 from spyglass.storage.oltp.repositories.models import ModelRepository
 from spyglass.storage.oltp.repositories.organizations import OrganizationRepository
 from spyglass.storage.oltp.repositories.projects import ProjectRepository
@@ -16,6 +17,7 @@ from spyglass.storage.oltp.repositories.users import UserRepository
 __all__ = [
     "ApiKeyRepository",
     "DatasetRepository",
+    "MediaRepository",
     "ModelRepository",
     "OrganizationRepository",
     "ProjectRepository",

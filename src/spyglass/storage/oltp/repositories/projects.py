@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from spyglass.domain.errors import NotFound
 from spyglass.domain.projects import Project, ProjectInfo
-from spyglass.storage.oltp.tables import OrganizationRow, ProjectRow
+from spyglass.storage.oltp.tables import OrganizationRow, ProjectRow, utcnow
 
 
 class ProjectRepository:
@@ -75,6 +75,15 @@ class ProjectRepository:
         self._session.add(row)
         self._session.flush()
         return _to_project(row)
+
+
+    def mark_deleted(self, project_id: str) -> None:
+        self._session.execute(sa.update(ProjectRow).where(ProjectRow.id == project_id, ProjectRow.deleted_at.is_(None))
+                              .values(deleted_at=utcnow()))
+
+    def purge(self, project_id: str) -> None:
+        """Delete the project row; every row that belongs to the project goes with it (ON DELETE CASCADE)."""
+        self._session.execute(sa.delete(ProjectRow).where(ProjectRow.id == project_id))
 
 
 def _info_select() -> sa.Select[tuple[ProjectRow, OrganizationRow]]:
