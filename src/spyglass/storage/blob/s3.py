@@ -54,10 +54,11 @@ class S3BlobStore:
             aws_access_key_id=access_key_id, aws_secret_access_key=secret_access_key, region_name=region
         )
         self._client = session.client("s3", endpoint_url=endpoint_url, config=config)
-        # Presigned URLs are used by clients, not by us: botocore must not add checksums of an
-        # empty body to them (newer botocore does by default), only the ones we sign on purpose.
-        self._signer = session.client("s3", endpoint_url=endpoint_url,
-                                      config=config.merge(Config(request_checksum_calculation="when_required")))
+        # Presigned URLs are used by clients, not by us: SigV4 (every region accepts it; botocore
+        # would presign with SigV2 by default), and no checksum of an empty body (newer botocore
+        # adds one by default), only the SHA-256 we sign on purpose.
+        self._signer = session.client("s3", endpoint_url=endpoint_url, config=config.merge(
+            Config(signature_version="s3v4", request_checksum_calculation="when_required")))
 
     def _where(self) -> str:
         return f"bucket {self.bucket!r} at {self.endpoint_url or 'the default AWS endpoint'}"

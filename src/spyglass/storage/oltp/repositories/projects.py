@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from spyglass.domain.errors import NotFound
 from spyglass.domain.projects import Project, ProjectInfo
-from spyglass.storage.oltp.tables import OrganizationRow, ProjectRow, utcnow
+from spyglass.storage.oltp.tables import DatasetRunRow, OrganizationRow, ProjectRow, utcnow
 
 
 class ProjectRepository:
@@ -83,6 +83,8 @@ class ProjectRepository:
 
     def purge(self, project_id: str) -> None:
         """Delete the project row; every row that belongs to the project goes with it (ON DELETE CASCADE)."""
+        # Runs over local data have no dataset to cascade from (their run items follow them).
+        self._session.execute(sa.delete(DatasetRunRow).where(DatasetRunRow.project_id == project_id))
         self._session.execute(sa.delete(ProjectRow).where(ProjectRow.id == project_id))
 
 
