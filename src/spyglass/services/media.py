@@ -150,7 +150,7 @@ class MediaService:
         return self._view(media, base_url)
 
     def _view(self, media: Media, base_url: str) -> MediaView:
-        url, expiry = self._links.download_url(media.object_key, base_url)
+        url, expiry = self._links.download_url(media.object_key, media.content_type, base_url)
         return MediaView(media, url, expiry)
 
     # -- the embedded blob routes --------------------------------------------------------

@@ -7,6 +7,7 @@ blob routes signed with a secret kept in the data directory.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
@@ -34,8 +35,8 @@ class UploadGrant:
 class MediaLinks(Protocol):
     def upload_url(self, grant: UploadGrant, base_url: str) -> str: ...
 
-    def download_url(self, key: str, base_url: str) -> tuple[str, datetime]:
-        """The URL and the moment it stops working."""
+    def download_url(self, key: str, content_type: str, base_url: str) -> tuple[str, datetime]:
+        """The URL and the moment it stops working; the download is served as `content_type`."""
         ...
 
 
@@ -50,9 +51,10 @@ class PresignedLinks:
         return self._store.presigned_put(grant.key, content_type=grant.content_type, sha256_hash=grant.sha256_hash,
                                          expires_in=self._ttl)
 
-    def download_url(self, key: str, base_url: str) -> tuple[str, datetime]:
-        expires = datetime.now(tz=UTC).timestamp() + self._ttl
-        return self._store.presigned_get(key, expires_in=self._ttl), datetime.fromtimestamp(int(expires), tz=UTC)
+    def download_url(self, key: str, content_type: str, base_url: str) -> tuple[str, datetime]:
+        # Media stored by the worker (inline extraction) has no content type in S3: name it here.
+        expires = datetime.fromtimestamp(int(time.time()) + self._ttl, tz=UTC)
+        return self._store.presigned_get(key, expires_in=self._ttl, content_type=content_type), expires
 
 
 class SignedLinks:
@@ -69,7 +71,8 @@ class SignedLinks:
         query, _ = self._signer.sign("PUT", grant.key, params, self._ttl)
         return f"{self._url(grant.key, base_url)}?{query}"
 
-    def download_url(self, key: str, base_url: str) -> tuple[str, datetime]:
+    def download_url(self, key: str, content_type: str, base_url: str) -> tuple[str, datetime]:
+        # The route serves the type recorded for the media, so the URL need not carry it.
         query, expires = self._signer.sign("GET", key, {}, self._ttl)
         return f"{self._url(key, base_url)}?{query}", datetime.fromtimestamp(expires, tz=UTC)
 

@@ -88,8 +88,11 @@ class S3BlobStore:
                   "ChecksumSHA256": sha256_hash}
         return self._signer.generate_presigned_url("put_object", Params=params, ExpiresIn=expires_in)
 
-    def presigned_get(self, key: str, *, expires_in: int) -> str:
+    def presigned_get(self, key: str, *, expires_in: int, content_type: str | None = None) -> str:
+        """A GET URL that needs no credentials; `content_type` overrides what the object was stored with."""
         params = {"Bucket": self.bucket, "Key": self.prefix + _validate(key)}
+        if content_type is not None:
+            params["ResponseContentType"] = content_type
         return self._signer.generate_presigned_url("get_object", Params=params, ExpiresIn=expires_in)
 
     def delete(self, key: str) -> None:

@@ -79,5 +79,6 @@ def download_blob(tail: str, request: Request, services: ServicesDep) -> Respons
         with download.stream as stream:
             yield from iter(lambda: stream.read(1 << 20), b"")
 
-    return StreamingResponse(chunks(), media_type=download.content_type,
-                             headers={"Content-Length": str(download.content_length)})
+    # As a header, not `media_type`: Starlette would add "; charset=utf-8" to text/* types.
+    return StreamingResponse(chunks(), headers={"Content-Type": download.content_type,
+                                                "Content-Length": str(download.content_length)})
