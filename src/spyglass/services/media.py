@@ -105,7 +105,6 @@ class MediaService:
 
     def _register(self, project_id: str, request: UploadRequest) -> bool:
         key = object_key(project_id, request.media_id, request.content_type)
-        replaced: str | None = None
         with self._store.session() as uow:
             if request.for_dataset_item:
                 if uow.datasets.find_dataset(project_id, dataset_id=request.dataset_id) is None:
@@ -116,8 +115,7 @@ class MediaService:
                 uow.media.create(Media.new(project_id, request.media_id, request.sha256_hash, request.content_type,
                                            request.content_length, key))
             elif media.content_type != request.content_type:
-                uow.media.replace_content(project_id, media.id, request.content_type, request.content_length, key)
-                replaced = media.object_key if media.object_key != key else None
+                self._replace(uow.media, media, request.content_type, request.content_length, key)
             if request.for_dataset_item:
                 assert request.dataset_id is not None and request.dataset_item_id is not None
                 uow.media.link_dataset_item(project_id, request.media_id, request.dataset_id,
@@ -126,10 +124,16 @@ class MediaService:
                 assert request.trace_id is not None
                 uow.media.link_trace(project_id, request.media_id, request.trace_id, request.observation_id,
                                      request.field)
-        if replaced is not None:
-            self._blobs.delete(replaced)
         # Only exactly 200 counts as "already there": the SDK skips the upload on a null URL.
         return media is not None and media.content_type == request.content_type and media.upload_http_status == 200
+
+    def _replace(self, repo: MediaRepository, media: Media, content_type: str, content_length: int,
+                 key: str) -> None:
+        """The same bytes announced under another content type: a new upload under the new name."""
+        repo.replace_content(media.project_id, media.id, content_type, content_length, key)
+        if media.object_key != key:
+            # Under the caller's lock, like a deletion: the bytes under the old name are no longer served.
+            self._blobs.delete(media.object_key)
 
     def record_upload(self, scope: ProjectScope, media_id: str, body: Any) -> None:
         result = parse_upload_result(body)
@@ -177,12 +181,19 @@ class MediaService:
                                f"this URL was issued for")
         body.seek(0)
         self._blobs.put_file(grant.key, body)
+        project_id, media_id = _names_of(grant.key)
+        with self._store.session() as uow:
+            uow.media.lock(project_id, [media_id])
+            media = uow.media.find(project_id, media_id)
+            if media is None or media.object_key != grant.key:
+                # Deleted (or renamed) since the URL was issued: keeping the bytes would leak them.
+                self._blobs.delete(grant.key)
+                raise NotFound("Media not found: it was deleted after this URL was issued")
 
     def open_download(self, tail: str, query: dict[str, str]) -> Download:
         key = self._signed_links().verify_download(tail, query)
-        project_id, _, name = key.removeprefix("media/").rpartition("/")
         with self._store.session() as uow:
-            media = uow.media.find(project_id, name.partition(".")[0])
+            media = uow.media.find(*_names_of(key))
         if media is None or media.object_key != key:
             raise NotFound("Media not found")
         try:
@@ -234,7 +245,7 @@ class MediaService:
                     uow.media.create(Media.new(project_id, media_id, inline.sha256_hash, inline.content_type,
                                                len(inline.data), key))
                 else:
-                    uow.media.replace_content(project_id, media_id, inline.content_type, len(inline.data), key)
+                    self._replace(uow.media, current, inline.content_type, len(inline.data), key)
                 uow.media.record_upload(project_id, media_id, UploadResult(datetime.now(tz=UTC), 200, None, 0))
             for use in uses:
                 uow.media.link_trace(project_id, use.media.media_id, use.trace_id, use.observation_id, use.field)
@@ -265,3 +276,8 @@ class MediaService:
             self._blobs.delete(key)
         return len(keys)
 
+
+def _names_of(key: str) -> tuple[str, str]:
+    """(project id, media id) of an object key built by `domain.media.object_key`."""
+    project_id, _, name = key.removeprefix("media/").rpartition("/")
+    return project_id, name.partition(".")[0]
