@@ -20,6 +20,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 
 from spyglass.domain.datasets import EXPERIMENT_LINK, ExperimentLink
 from spyglass.domain.events import event_to_patches, sort_events
+from spyglass.domain.media import might_hold_inline_media
 from spyglass.domain.merge import merge, new_record
 from spyglass.domain.records import EntityKind, Patch, Record
 from spyglass.ingestion.contracts import IngestJob
@@ -46,6 +47,19 @@ class WritePlan:
     version: int
     # Experiment task spans: recorded as dataset run items once the records are written.
     experiment_links: list[ExperimentLink] = field(default_factory=list)
+
+
+@dataclass
+class _Loaded:
+    """The patches of the jobs going into one plan, and whether any body could hold inline media."""
+
+    patches: list[tuple[EntityKind, Patch, bool]] = field(default_factory=list)
+    may_hold_media: bool = False
+
+    def note_body(self, body: bytes, extracting: bool) -> None:
+        # One scan of the raw body spares a scan of every field of every record without media.
+        if extracting and not self.may_hold_media:
+            self.may_hold_media = might_hold_inline_media(body)
 
 
 class PoisonJob(Exception):
@@ -120,15 +134,15 @@ class JobApplier:
 
     def apply(self, jobs: list[IngestJob]) -> None:
         """Apply jobs in order, synchronously (deletes included)."""
-        patches: list[tuple[EntityKind, Patch, bool]] = []
+        loaded = _Loaded()
         for job in jobs:
             if job.kind.startswith("delete"):
-                self.commit(self._plan(patches))
-                patches = []
+                self.commit(self._plan(loaded))
+                loaded = _Loaded()
                 self._delete(job)
             else:
-                patches.extend(self._load_patches(job))
-        self.commit(self._plan(patches))
+                self._load_patches(job, loaded)
+        self.commit(self._plan(loaded))
 
     def prepare(self, jobs: list[IngestJob]) -> WritePlan:
         """Load and merge ingestion jobs (no deletes) into one write; `commit` performs it.
@@ -136,12 +150,12 @@ class JobApplier:
         Splitting the two lets the worker merge the next batch while this one is written.
         The cache already holds the planned records, so the next plan builds on them.
         """
-        patches: list[tuple[EntityKind, Patch, bool]] = []
+        loaded = _Loaded()
         for job in jobs:
             if job.kind.startswith("delete"):
                 raise ValueError("deletions are applied with apply(), not prepared")
-            patches.extend(self._load_patches(job))
-        return self._plan(patches)
+            self._load_patches(job, loaded)
+        return self._plan(loaded)
 
     def _delete(self, job: IngestJob) -> None:
         if job.kind == "delete-traces":
@@ -182,7 +196,7 @@ class JobApplier:
                 except Exception:  # noqa: BLE001 - a stray blob is harmless; the job is done either way
                     log.warning("could not delete applied input %s", job.blob_key, exc_info=True)
 
-    def _load_patches(self, job: IngestJob) -> list[tuple[EntityKind, Patch, bool]]:
+    def _load_patches(self, job: IngestJob, loaded: _Loaded) -> None:
         try:
             data = self.blobs.get(job.blob_key or "")
         except KeyError:
@@ -192,10 +206,10 @@ class JobApplier:
                 events = orjson.loads(data)["events"]
             except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
                 raise PoisonJob(f"blob {job.blob_key} is not a stored batch: {exc}") from None
-            out: list[tuple[EntityKind, Patch, bool]] = []
+            loaded.note_body(data, self.extractor is not None)
             for event in sort_events(events):
-                out.extend((kind, patch, False) for kind, patch in event_to_patches(event, job.project_id))
-            return out
+                loaded.patches.extend((kind, patch, False) for kind, patch in event_to_patches(event, job.project_id))
+            return
         request = ExportTraceServiceRequest()
         try:
             if job.blob_key and job.blob_key.endswith(".gz"):
@@ -203,11 +217,14 @@ class JobApplier:
             request.ParseFromString(data)
         except Exception as exc:  # noqa: BLE001 - protobuf raises its own DecodeError type
             raise PoisonJob(f"blob {job.blob_key} is not an OTLP export: {exc}") from None
+        loaded.note_body(data, self.extractor is not None)
         traces, observations = request_to_patches(request, job.project_id, job.received_at_us)
         # An OTLP span is exported once, whole: its patch is the complete observation.
-        return [("observation", p, True) for p in observations] + [("trace", p, False) for p in traces]
+        loaded.patches.extend(("observation", p, True) for p in observations)
+        loaded.patches.extend(("trace", p, False) for p in traces)
 
-    def _plan(self, patches: list[tuple[EntityKind, Patch, bool]]) -> WritePlan:
+    def _plan(self, loaded: _Loaded) -> WritePlan:
+        patches = loaded.patches
         if not patches:
             return WritePlan({}, {}, 0)
         links = [patch.pop(EXPERIMENT_LINK) for _, patch, _ in patches if EXPERIMENT_LINK in patch]
@@ -228,7 +245,7 @@ class JobApplier:
             touched[key] = record
             if complete:
                 whole.add(key)
-        if self.extractor is not None:
+        if self.extractor is not None and loaded.may_hold_media:
             # Before pricing: a tokenizer fallback should count the reference, not megabytes of base64.
             self.extractor.extract((key[0], record) for key, record in touched.items())
         if self.linker is not None:
