@@ -8,6 +8,7 @@ so that a Langfuse deployment's headless-initialisation config works unchanged.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -113,6 +114,12 @@ class Settings(BaseSettings):
         description="How long a resolved prompt stays in the read cache. Writes invalidate it at once in every "
         "process sharing the cache (Redis); the TTL bounds staleness only between processes without Redis.",
     )
+    otlp_grpc: Literal["auto", "on", "off"] = Field(
+        default="auto",
+        description="OTLP/gRPC receiver: `on`, `off`, or `auto` (on when the queue is shared through Redis, "
+        "off on the embedded default; `serve --otlp-grpc-port` turns it on).",
+    )
+    otlp_grpc_port: int = Field(default=4317, description="Port of the OTLP/gRPC receiver (binds SPYGLASS_HOST).")
     public_url: str | None = Field(
         default=None,
         description="Base URL clients reach this server at (e.g. `https://spyglass.example.com`), used in the "
@@ -130,6 +137,10 @@ class Settings(BaseSettings):
         "message parts) to media storage and keep a `@@@langfuseMedia:…@@@` reference in the trace instead.",
     )
     log_level: str = Field(default="info", description="Log level: debug, info, warning, error.")
+
+    @property
+    def otlp_grpc_enabled(self) -> bool:
+        return self.otlp_grpc == "on" or (self.otlp_grpc == "auto" and self.redis_url is not None)
 
     @property
     def embedded_olap(self) -> bool:

@@ -69,6 +69,9 @@ class ScaleOutStack:
             "SPYGLASS_REDIS_PREFIX": self.name,
             "SPYGLASS_SALT": f"salt-{self.name}",
             "SPYGLASS_S3_TIMEOUT_SECONDS": "2",
+            # Several processes share a machine here: none takes the default OTLP/gRPC port 4317
+            # (tests that want the receiver pass `--otlp-grpc-port` with a free port).
+            "SPYGLASS_OTLP_GRPC": "off",
             **self.s3.env(self.bucket),
         }
 

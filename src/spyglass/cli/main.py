@@ -41,8 +41,14 @@ def serve(
                      "`spyglass worker` processes (or to the one `serve` that owns embedded chDB). Needs "
                      "PostgreSQL, Redis and S3; see the README's Deploying section."),
     ] = False,
+    otlp_grpc_port: Annotated[
+        int | None,
+        typer.Option("--otlp-grpc-port", help="Also receive OTLP over gRPC on this port (the OpenTelemetry "
+                     "exporters' default transport; usually 4317). Default: SPYGLASS_OTLP_GRPC (on when Redis "
+                     "is configured, off on the embedded default) on SPYGLASS_OTLP_GRPC_PORT."),
+    ] = None,
 ) -> None:
-    """Run the platform: API, OTLP receiver and (unless --no-worker) the ingestion worker.
+    """Run the platform: API, OTLP receivers (HTTP; gRPC when enabled) and, unless --no-worker, the worker.
 
     With no configuration everything is embedded under SPYGLASS_DATA_DIR (default
     ./spyglass-data): SQLite, ClickHouse (chDB), raw event blobs and the durable queue.
@@ -54,6 +60,7 @@ def serve(
 
     from spyglass.bootstrap import StartupError, build_platform
     from spyglass.web.app import create_app
+    from spyglass.web.otlp_grpc import OtlpGrpcReceiver
 
     settings = Settings()
     configure_logging(settings.log_level)
@@ -62,10 +69,26 @@ def serve(
     except StartupError as exc:
         raise exit_with(exc) from None
     assert platform.services is not None
-    application = create_app(platform.services, on_startup=platform.start, on_shutdown=platform.stop)
     bind_host, bind_port = host or settings.host, port or settings.port
+    receiver = None
+    if otlp_grpc_port is not None or settings.otlp_grpc_enabled:
+        receiver = OtlpGrpcReceiver(platform.services, bind_host, otlp_grpc_port or settings.otlp_grpc_port)
+        try:
+            grpc_port = receiver.start()
+        except RuntimeError as exc:
+            platform.stop()
+            raise exit_with(exc) from None
+
+    def shutdown() -> None:
+        if receiver is not None:  # no new exports while the worker drains the queue
+            receiver.stop()
+        platform.stop()
+
+    application = create_app(platform.services, on_startup=platform.start, on_shutdown=shutdown)
     role = " (ingest and API only; no worker)" if no_worker else ""
     console.print(f"Spyglass {__version__} listening on [bold]http://{bind_host}:{bind_port}[/bold]{role}")
+    if receiver is not None:
+        console.print(f"OTLP/gRPC on [bold]{bind_host}:{grpc_port}[/bold]")
     # uvicorn drains and shuts down on SIGTERM/SIGINT, then re-raises the signal through the
     # previous handler: make that a clean exit, since the worker stopped by then.
     for stop_signal in (signal.SIGTERM, signal.SIGINT):
