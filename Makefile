@@ -28,7 +28,7 @@ serve: $(VENV)/.installed
 test: $(VENV)/.installed $(SDK5_VENV)/.installed
 	$(VENV)/bin/lint-imports
 	SPYGLASS_SERVER_PYTHON=$(abspath $(VENV))/bin/python $(SDK5_VENV)/bin/pytest tests/compat -c pyproject.toml
-	SPYGLASS_TEST_STACK=scaleout $(VENV)/bin/pytest tests/compat tests/integration/api
+	SPYGLASS_TEST_STACK=scaleout $(VENV)/bin/pytest tests/compat tests/compat_js tests/integration/api
 	$(VENV)/bin/pytest
 
 lint: $(VENV)/.installed
