@@ -30,6 +30,7 @@ from spyglass.ingestion.otel_io import extract_io, trace_io, unconsumed_attribut
 from spyglass.ingestion.otel_json import StructureReport, check_protobuf_structure, request_from_json
 from spyglass.ingestion.otel_types import observation_type
 from spyglass.ingestion.otel_usage import (
+    AI_SDK_SCOPE,
     MODEL_KEYS,
     cost_details,
     is_agent_wrapper,
@@ -159,7 +160,10 @@ class _Span:
 def _add_model_fields(patch: Patch, view: _Span) -> None:
     """Model, parameters, usage and cost (§3.8, §3.9), each only when the span provides it."""
     attributes, scope_name, groups = view.attributes, view.scope.name, view.groups
-    if not (groups.usage or groups.params) and attributes.keys().isdisjoint(MODEL_KEYS):
+    # The AI SDK rules apply to every span of scope `ai` (a tool call gets a null parameter map and
+    # zero usage upstream); other spans without any model key say nothing.
+    if scope_name != AI_SDK_SCOPE and not (groups.usage or groups.params) and attributes.keys().isdisjoint(
+            MODEL_KEYS):
         return
     parameters = model_parameters(attributes, scope_name, groups)
     if parameters:

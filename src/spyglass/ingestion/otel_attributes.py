@@ -74,9 +74,59 @@ def has_meaningful_value(value: Any) -> bool:
     return True
 
 
+# JavaScript prints integral numbers below 1e21 without a fraction: 1.0 → "1", 1e16 → "10000000000000000".
+_JS_INTEGRAL_LIMIT: Final = 1e21
+
+
+def js_number(value: float) -> float | int:
+    """A double as JavaScript holds it: integral values become ints, so JSON renders `1`, not `1.0`.
+
+    OTLP `doubleValue`s such as `temperature=1.0` from Python instrumentations are plain numbers
+    to the reference implementation, which prints them the JavaScript way.
+    """
+    if value.is_integer() and abs(value) < _JS_INTEGRAL_LIMIT:
+        return int(value)
+    return value
+
+
+def js_value(value: Any) -> Any:
+    """`value` with every integral double replaced by an int (lists and objects walked)."""
+    if type(value) is float:
+        return js_number(value) if math.isfinite(value) else value
+    if isinstance(value, list):
+        return [js_value(item) for item in value]
+    if isinstance(value, dict):
+        return {key: js_value(item) for key, item in value.items()}
+    return value
+
+
+def js_string(value: Any) -> str:
+    """JavaScript `String(value)` for decoded attribute values (arrays join with commas)."""
+    if isinstance(value, str):
+        return value
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return _NON_FINITE.get(value, "NaN")
+        return json_text(js_number(value))
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, list):
+        return ",".join("" if item is None else js_string(item) for item in value)
+    return "[object Object]" if isinstance(value, dict) else str(value)
+
+
 def as_text(value: Any) -> str:
-    """Strings as they are, anything else as JSON (the reference's "non-strings JSON-stringified")."""
-    return value if isinstance(value, str) else json_text(value)
+    """Strings as they are, anything else as JavaScript's `JSON.stringify` would write it (the
+    reference's "non-strings JSON-stringified"): compact, and integral doubles without `.0`."""
+    if isinstance(value, str):
+        return value
+    if type(value) is float or isinstance(value, list | dict):
+        value = js_value(value)
+    return json_text(value)
 
 
 def first_truthy(attributes: dict[str, Any], keys: Iterable[str]) -> Any:

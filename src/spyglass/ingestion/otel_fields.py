@@ -21,6 +21,7 @@ from spyglass.ingestion.otel_attributes import (
     as_text,
     first_truthy,
     is_truthy,
+    js_string,
     parse_json,
     parse_json_object,
     to_number,
@@ -141,28 +142,19 @@ def session_id(attributes: dict[str, Any]) -> str | None:
     return None if value is None else as_text(value)
 
 
-def _tag_text(tag: Any) -> str:
-    # JavaScript String(tag): true → "true", 1.0 → "1".
-    if isinstance(tag, bool):
-        return "true" if tag else "false"
-    if isinstance(tag, float) and tag.is_integer():
-        return str(int(tag))
-    return as_text(tag) if not isinstance(tag, int | float) else str(tag)
-
-
 def tags(attributes: dict[str, Any]) -> list[str] | None:
     """§3.5 tags: arrays as strings, `[…]` text as JSON, `a, b` split on commas, else `[text]`."""
     value = first_truthy(attributes, _TAG_KEYS)
     if value is None:
         return None
     if isinstance(value, list):
-        return [tag if type(tag) is str else _tag_text(tag) for tag in value]
+        return [tag if type(tag) is str else js_string(tag) for tag in value]
     if not isinstance(value, str):
         return None
     if value.strip().startswith("["):
         parsed = parse_json(value)
         if isinstance(parsed, list):
-            return [tag if type(tag) is str else _tag_text(tag) for tag in parsed]
+            return [tag if type(tag) is str else js_string(tag) for tag in parsed]
     if "," in value:
         return [tag.strip() for tag in value.split(",")]
     return [value]

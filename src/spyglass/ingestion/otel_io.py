@@ -16,6 +16,7 @@ from spyglass.ingestion.otel_attributes import (
     KeyGroups,
     as_text,
     attributes_to_dict,
+    group_keys,
     is_truthy,
     parse_json,
     rebuild_flattened,
@@ -192,7 +193,7 @@ def _flue_io(attributes: dict[str, Any]) -> IO | None:
     return (given if parsed_in is None else parsed_in, produced if parsed_out is None else parsed_out)
 
 
-def _events_io(events: Sequence[Any]) -> IO | None:
+def _events_io(events: Sequence[Any], scope_name: str) -> IO | None:
     """GenAI span events (rules 5–7): operation details, per-message events, Semantic Kernel."""
     named = [(event.name, event) for event in events if event.name in _GEN_AI_EVENT_NAMES]
     if not named:
@@ -218,8 +219,8 @@ def _events_io(events: Sequence[Any]) -> IO | None:
     # Semantic Kernel nests the payload in the event attributes: extract again from those.
     prompt_attributes = attributes_to_dict(prompt.attributes) if prompt is not None else {}
     completion_attributes = attributes_to_dict(completion.attributes) if completion is not None else {}
-    given = extract_io(prompt_attributes, (), "", KeyGroups())[0]
-    produced = extract_io(completion_attributes, (), "", KeyGroups())[1]
+    given = extract_io(prompt_attributes, (), scope_name, group_keys(prompt_attributes))[0]
+    produced = extract_io(completion_attributes, (), scope_name, group_keys(completion_attributes))[1]
     return (
         given if _any_truthy(given) else prompt_attributes,
         produced if _any_truthy(produced) else completion_attributes,
@@ -306,7 +307,7 @@ def extract_io(attributes: dict[str, Any], events: Sequence[Any], scope_name: st
         found = _flue_io(attributes)
         if found:
             return found
-    found = (_events_io(events) if events else None) or _attribute_io(attributes, scope_name)
+    found = (_events_io(events, scope_name) if events else None) or _attribute_io(attributes, scope_name)
     if found:
         return found
     if groups.prompt or groups.completion:

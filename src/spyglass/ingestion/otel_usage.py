@@ -7,6 +7,7 @@ JSON-encodes. Empty results mean "the span says nothing".
 
 from __future__ import annotations
 
+import math
 from typing import Any, Final
 
 from spyglass.domain.values import normalize_cost_details, normalize_usage_details
@@ -14,11 +15,14 @@ from spyglass.ingestion.otel_attributes import (
     KeyGroups,
     as_text,
     is_truthy,
+    js_number,
+    js_string,
     parse_json,
     parse_json_object,
     to_number,
 )
 
+AI_SDK_SCOPE: Final = "ai"
 MODEL_PARAMETERS_KEY: Final = "langfuse.observation.model.parameters"
 USAGE_DETAILS_KEY: Final = "langfuse.observation.usage_details"
 COST_DETAILS_KEY: Final = "langfuse.observation.cost_details"
@@ -63,20 +67,17 @@ def model_name(attributes: dict[str, Any]) -> str | None:
 def _sanitize_parameters(parameters: dict[str, Any]) -> dict[str, Any]:
     """Strings and numbers stay; everything else (bools, lists, objects, null) becomes JSON text."""
     return {
-        str(key): value
-        if isinstance(value, str | int | float) and not isinstance(value, bool)
+        str(key): value if isinstance(value, str | int) and not isinstance(value, bool)
+        else js_number(value) if isinstance(value, float) and math.isfinite(value)
         else as_text(value)
         for key, value in parameters.items()
     }
 
 
-def _text_or_none(attributes: dict[str, Any], key: str) -> Any:
+def _text_or_none(attributes: dict[str, Any], key: str) -> str | None:
+    """JavaScript `attributes[key]?.toString() ?? null`: `["stop"]` → "stop", `1.0` → "1"."""
     value = attributes.get(key)
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return value if isinstance(value, str) else as_text(value)
+    return None if value is None else js_string(value)
 
 
 def _ai_sdk_parameters(attributes: dict[str, Any]) -> dict[str, Any]:
@@ -108,7 +109,7 @@ def model_parameters(attributes: dict[str, Any], scope_name: str, groups: KeyGro
     explicit = parse_json_object(raw) if raw is not None else None
     if explicit is not None:
         explicit = _sanitize_parameters(explicit)
-        if scope_name != "ai":
+        if scope_name != AI_SDK_SCOPE:
             return explicit
     if scope_name == "genkit-tracer":
         genkit_input = parse_json_object(attributes.get("genkit:input")) or {}
@@ -117,10 +118,11 @@ def model_parameters(attributes: dict[str, Any], scope_name: str, groups: KeyGro
         config = genkit_input.get("config") or (request.get("config") if isinstance(request, dict) else None)
         if isinstance(config, dict) and config:
             return _sanitize_parameters(config)
-    if scope_name == "ai":
+    if scope_name == AI_SDK_SCOPE:
+        # Every AI SDK span gets the whole map, unknown settings as null (the reference does too).
         parameters = _ai_sdk_parameters(attributes)
         parameters.update(explicit or {})
-        return parameters if any(value is not None for value in parameters.values()) else {}
+        return parameters
     for key in ("llm.invocation_parameters", "model_config"):
         raw = attributes.get(key)
         blob = parse_json_object(raw) if raw is not None else None
@@ -226,16 +228,40 @@ def _genkit_usage(attributes: dict[str, Any]) -> dict[str, Any] | None:
     return usage
 
 
-_AI_SDK_USAGE_KEYS: Final = (
+# Usage keys the AI SDK rule reads itself; any other `gen_ai.usage.*` count is kept as it is.
+_AI_SDK_GEN_AI_USAGE_KEYS: Final = frozenset((
     "gen_ai.usage.prompt_tokens", "gen_ai.usage.input_tokens", "gen_ai.usage.completion_tokens",
-    "gen_ai.usage.output_tokens", "ai.usage.tokens", "ai.usage.cachedInputTokens", "ai.usage.reasoningTokens",
-    "ai.response.providerMetadata",
-)
+    "gen_ai.usage.output_tokens",
+))
+
+
+class _FallThrough(Exception):
+    """The AI SDK usage attributes are malformed: the reference then uses the generic rule."""
 
 
 def _embedded_count(value: Any) -> Any:
-    parsed = parse_json(value) if isinstance(value, str) else value
-    return parsed.get("intValue") if isinstance(parsed, dict) else parsed
+    """`ai.usage.cachedInputTokens` / `reasoningTokens`: a number, or JSON text of one (or of `{intValue}`)."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return value
+    text = js_string(value)  # JSON.parse(String(value)), as the reference does
+    parsed = parse_json(text)
+    if parsed is None and text.strip() != "null":
+        raise _FallThrough
+    if isinstance(parsed, int | float) and not isinstance(parsed, bool):
+        return parsed
+    return parsed.get("intValue") if isinstance(parsed, dict) else None
+
+
+def _provider_metadata(value: Any) -> dict[str, Any] | None:
+    """`ai.response.providerMetadata`: its object; None when absent; unusable JSON falls through."""
+    if value is None or not is_truthy(value):
+        return None
+    parsed = parse_json(value) if isinstance(value, str) else None
+    if isinstance(parsed, dict):
+        return parsed
+    if isinstance(parsed, list):
+        return None
+    raise _FallThrough
 
 
 def _ai_sdk_provider_usage(usage: dict[str, Any], provider: dict[str, Any]) -> None:
@@ -274,21 +300,31 @@ def _ai_sdk_provider_usage(usage: dict[str, Any], provider: dict[str, Any]) -> N
         fill("input_cache_creation", counts.get("cacheCreationInputTokens"))
 
 
-def _ai_sdk_usage(attributes: dict[str, Any]) -> dict[str, Any] | None:
-    """Vercel AI SDK counts (scope `ai`), with provider cache/reasoning details split out."""
-    if not any(key in attributes for key in _AI_SDK_USAGE_KEYS):
-        return None
-    get = attributes.get
+def _count_if_present(attributes: dict[str, Any], *keys: str) -> int | None:
+    """The first of `keys` that is present, as JavaScript `parseInt(String(v ?? "0"))` (None if NaN)."""
+    for key in keys:
+        if key in attributes:
+            value = attributes[key]
+            return 0 if value is None else _count(value)
+    return None
+
+
+def _ai_sdk_usage(attributes: dict[str, Any]) -> dict[str, Any]:
+    """Vercel AI SDK counts (scope `ai`, every span), with provider cache/reasoning details split out.
+
+    Input and output are always present (0 when the span reports none), as in the reference.
+    Raises `_FallThrough` when the token attributes cannot be parsed.
+    """
     usage: dict[str, Any] = {
-        "input": _count(get("gen_ai.usage.prompt_tokens", get("gen_ai.usage.input_tokens"))),
-        "output": _count(get("gen_ai.usage.completion_tokens", get("gen_ai.usage.output_tokens"))),
-        "total": _count(get("ai.usage.tokens")),
+        "input": _count_if_present(attributes, "gen_ai.usage.prompt_tokens", "gen_ai.usage.input_tokens"),
+        "output": _count_if_present(attributes, "gen_ai.usage.completion_tokens", "gen_ai.usage.output_tokens"),
+        "total": _count_if_present(attributes, "ai.usage.tokens"),
     }
     if "ai.usage.cachedInputTokens" in attributes:
         usage["input_cached_tokens"] = _embedded_count(attributes["ai.usage.cachedInputTokens"])
     if "ai.usage.reasoningTokens" in attributes:
         usage["output_reasoning_tokens"] = _embedded_count(attributes["ai.usage.reasoningTokens"])
-    provider = parse_json_object(get("ai.response.providerMetadata"))
+    provider = _provider_metadata(attributes.get("ai.response.providerMetadata"))
     if provider:
         _ai_sdk_provider_usage(usage, provider)
 
@@ -303,6 +339,20 @@ def _ai_sdk_usage(attributes: dict[str, Any]) -> dict[str, Any] | None:
     )
     usage["output"] = max(amount("output") - amount("output_reasoning_tokens"), 0)
     return {key: value for key, value in usage.items() if value is not None}
+
+
+def _with_other_gen_ai_counts(usage: dict[str, Any], attributes: dict[str, Any], groups: KeyGroups) -> dict[str, Any]:
+    """Spyglass keeps every `gen_ai.usage.*` count the AI SDK rule does not read (named as the
+    generic rule names unknown keys), where the reference would drop it; the counts the rule
+    computes are left as they are."""
+    for key in groups.usage:
+        if key.startswith("gen_ai.usage.") and key not in _AI_SDK_GEN_AI_USAGE_KEYS:
+            name = key[21:] if key.startswith("gen_ai.usage.details.") else key[13:]
+            if name not in usage:
+                number = to_number(attributes[key])
+                if number is not None:
+                    usage[name] = number
+    return usage
 
 
 def _vertex_usage(attributes: dict[str, Any], groups: KeyGroups) -> dict[str, Any]:
@@ -340,10 +390,11 @@ def _raw_usage(attributes: dict[str, Any], scope_name: str, groups: KeyGroups) -
         genkit = _genkit_usage(attributes)
         if genkit is not None:
             return genkit
-    if scope_name == "ai":
-        ai_sdk = _ai_sdk_usage(attributes)
-        if ai_sdk is not None:
-            return ai_sdk
+    if scope_name == AI_SDK_SCOPE:
+        try:
+            return _with_other_gen_ai_counts(_ai_sdk_usage(attributes), attributes, groups)
+        except _FallThrough:
+            pass
     if scope_name == "gcp.vertex.agent" and "gcp.vertex.agent.llm_response" in attributes:
         return _vertex_usage(attributes, groups)
     return _generic_usage(attributes, groups) if groups.usage else {}

@@ -130,9 +130,16 @@ def test_gen_ai_operation_details_event() -> None:
 
 
 def test_semantic_kernel_content_events() -> None:
+    # The event attributes go through the extraction again (§3.7 rule 7): `gen_ai.prompt` is the
+    # TraceLoop rule's whole-payload key, so the prompt text itself is the input.
     span = make_span(events=[("gen_ai.content.prompt", {"gen_ai.prompt": "question"}),
                              ("gen_ai.content.completion", {"gen_ai.completion": "answer"})])
-    assert _io(map_one(span, scope_name="x")) == ({"gen_ai.prompt": "question"}, {"gen_ai.completion": "answer"})
+    observation = map_one(span, scope_name="x")
+    assert (observation["input"], observation["output"]) == ("question", "answer")
+    # Event attributes no rule understands are kept whole.
+    other = make_span(events=[("gen_ai.content.prompt", {"content": "q"}),
+                              ("gen_ai.content.completion", {"content": "a"})])
+    assert _io(map_one(other, scope_name="x")) == ({"content": "q"}, {"content": "a"})
 
 
 def test_traceloop_entity_and_flattened_prompts() -> None:
