@@ -307,6 +307,8 @@ def extract_io(attributes: dict[str, Any], events: Sequence[Any], scope_name: st
         found = _flue_io(attributes)
         if found:
             return found
+    if (groups.llm_input or groups.llm_output) and _is_openinference_llm(attributes):
+        return _openinference_chat_io(attributes, groups)
     found = (_events_io(events, scope_name) if events else None) or _attribute_io(attributes, scope_name)
     if found:
         return found
@@ -321,6 +323,63 @@ def extract_io(attributes: dict[str, Any], events: Sequence[Any], scope_name: st
             rebuild_flattened(attributes, groups.llm_output, "llm.output_messages"),
         )
     return gen_ai_io(attributes) or _NOTHING
+
+
+def _is_openinference_llm(attributes: dict[str, Any]) -> bool:
+    kind = attributes.get("openinference.span.kind")
+    return isinstance(kind, str) and kind.upper() == "LLM"
+
+
+def _openinference_chat_io(attributes: dict[str, Any], groups: KeyGroups) -> IO:
+    """OpenInference LLM spans as chat messages (a Spyglass deviation from §3.7).
+
+    The reference takes `input.value` / `output.value` first (rule 14), which for LlamaIndex are
+    the library's own renderings (`"assistant: None"` for a tool call) while the structured
+    `llm.input_messages.*` / `llm.output_messages.*` (rule 19) are removed from the metadata:
+    the messages and tool calls would be nowhere. Here they become OpenAI-style messages.
+    """
+    given = _chat_messages(rebuild_flattened(attributes, groups.llm_input, "llm.input_messages"))
+    produced = _chat_messages(rebuild_flattened(attributes, groups.llm_output, "llm.output_messages"))
+    if isinstance(produced, list) and len(produced) == 1:
+        produced = produced[0]  # one choice: the message itself, as the OpenAI integrations store it
+    return given, produced
+
+
+def _chat_messages(rebuilt: Any) -> Any:
+    if not isinstance(rebuilt, list):
+        return rebuilt
+    return [_chat_message(entry.get("message", entry)) if isinstance(entry, dict) else entry for entry in rebuilt]
+
+
+def _chat_message(message: dict[str, Any]) -> dict[str, Any]:
+    """`{role, content, contents[], tool_calls[].tool_call{id, function{name, arguments}}, tool_call_id, name}`."""
+    out: dict[str, Any] = {"role": message.get("role")}
+    parts = message.get("contents")
+    if isinstance(parts, list) and parts:
+        out["content"] = [_content_part(part.get("message_content", part)) for part in parts if isinstance(part, dict)]
+    else:
+        out["content"] = message.get("content")
+    calls = message.get("tool_calls")
+    if isinstance(calls, list) and calls:
+        out["tool_calls"] = [_tool_call(call.get("tool_call", call)) for call in calls if isinstance(call, dict)]
+    for key in ("tool_call_id", "name"):
+        if message.get(key) is not None:
+            out[key] = message[key]
+    return out
+
+
+def _content_part(part: dict[str, Any]) -> dict[str, Any]:
+    if part.get("type") == "image":
+        image = part.get("image")
+        url = image.get("image", {}).get("url") if isinstance(image, dict) else None
+        return {"type": "image_url", "image_url": {"url": url}}
+    return {"type": part.get("type") or "text", "text": part.get("text")}
+
+
+def _tool_call(call: dict[str, Any]) -> dict[str, Any]:
+    function = call.get("function") if isinstance(call.get("function"), dict) else {}
+    return {"id": call.get("id"), "type": "function",
+            "function": {"name": function.get("name"), "arguments": function.get("arguments")}}
 
 
 def trace_io(attributes: dict[str, Any], observation_io: IO) -> IO:

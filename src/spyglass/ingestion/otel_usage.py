@@ -27,9 +27,11 @@ MODEL_PARAMETERS_KEY: Final = "langfuse.observation.model.parameters"
 USAGE_DETAILS_KEY: Final = "langfuse.observation.usage_details"
 COST_DETAILS_KEY: Final = "langfuse.observation.cost_details"
 
+# `embedding.model_name` (OpenInference embedding spans) is a Spyglass addition to §3.8: without
+# it an embedding has no model, so no price and no cost.
 _MODEL_NAME_KEYS: Final = (
     "langfuse.observation.model.name", "gen_ai.response.model", "ai.model.id", "gen_ai.request.model",
-    "llm.response.model", "llm.model_name", "model",
+    "llm.response.model", "llm.model_name", "model", "embedding.model_name",
 )
 # AI SDK agent wrappers repeat their children's usage; counting both would double costs.
 _AGENT_OPERATIONS: Final = frozenset(("invoke_agent", "agent_step"))
