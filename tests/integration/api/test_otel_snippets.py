@@ -8,24 +8,14 @@ import os
 import re
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote
 
 import pytest
 from tests.integration.api.builders import wait_trace
-from tests.support.server import SpyglassServer, free_port
+from tests.support.server import SpyglassServer
 
 SNIPPETS = Path(__file__).resolve().parents[3] / "docs" / "integrations"
-
-
-@pytest.fixture(scope="module")
-def grpc_server(tmp_path_factory: pytest.TempPathFactory, stack_env: dict[str, str]) -> Iterator[SpyglassServer]:
-    instance = SpyglassServer(data_dir=tmp_path_factory.mktemp("otel-snippets") / "data", extra_env=stack_env,
-                              serve_args=["--otlp-grpc-port", str(free_port())])
-    instance.start()
-    yield instance
-    instance.stop()
 
 
 def run_snippet(name: str, env: dict[str, str]) -> str:

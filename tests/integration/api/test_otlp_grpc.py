@@ -25,15 +25,6 @@ from tests.support.server import Keys, SpyglassServer, free_port
 EXPORT = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
 
 
-@pytest.fixture(scope="module")
-def grpc_server(tmp_path_factory: pytest.TempPathFactory, stack_env: dict[str, str]) -> Iterator[SpyglassServer]:
-    instance = SpyglassServer(data_dir=tmp_path_factory.mktemp("grpc") / "data", extra_env=stack_env,
-                              serve_args=["--otlp-grpc-port", str(free_port())])
-    instance.start()
-    yield instance
-    instance.stop()
-
-
 @contextmanager
 def running(server: SpyglassServer) -> Iterator[SpyglassServer]:
     server.start()
