@@ -108,6 +108,10 @@ class DatasetService:
         with self._store.session() as uow:
             return uow.datasets.run_names(scope.project_id, dataset_ids)
 
+    def active_item_ids(self, scope: ProjectScope, dataset_ids: list[str]) -> dict[str, list[str]]:
+        with self._store.session() as uow:
+            return uow.datasets.active_item_ids(scope.project_id, dataset_ids)
+
     # -- items ---------------------------------------------------------------------
 
     def upsert_item(self, scope: ProjectScope, body: Any) -> DatasetItem:

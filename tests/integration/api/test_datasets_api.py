@@ -189,6 +189,8 @@ def test_list_datasets_with_pagination_and_the_v1_list(fresh: httpx.Client) -> N
     made = [make_dataset(fresh, name) for name in names]
     items = [make_item(fresh, "list-a", input=n) for n in range(2)]
     make_item(fresh, "list-a", input="archived", status="ARCHIVED")
+    deleted = make_item(fresh, "list-a", input="deleted")
+    assert fresh.delete(f"{ITEMS}/{deleted['id']}").status_code == 200
     link(fresh, "run-1", items[0]["id"], uid())
     link(fresh, "run-2", items[1]["id"], uid())
 

@@ -61,12 +61,9 @@ def list_datasets(services: ServicesDep, scope: ProjectScopeDep, page: PageParam
 def list_datasets_v1(services: ServicesDep, scope: ProjectScopeDep, page: PageParam = 1,
                      limit: LimitParam = 50) -> Response:
     datasets, total = services.datasets.list_datasets(scope, page_of(page, limit))
-    runs = services.datasets.run_names(scope, [d.id for d in datasets])
-    data = []
-    for dataset in datasets:
-        items, _ = services.datasets.list_items(scope, dataset_name=dataset.name, source_trace_id=None,
-                                                source_observation_id=None, as_of=None, page=None)
-        data.append(dataset_to_api(dataset) | {"items": [i.id for i in items], "runs": runs[dataset.id]})
+    ids = [d.id for d in datasets]
+    runs, items = services.datasets.run_names(scope, ids), services.datasets.active_item_ids(scope, ids)
+    data = [dataset_to_api(d) | {"items": items[d.id], "runs": runs[d.id]} for d in datasets]
     return json_response({"data": data, "meta": page_meta(page, limit, total)})
 
 

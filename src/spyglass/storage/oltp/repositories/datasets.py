@@ -213,6 +213,20 @@ class DatasetRepository:
             stmt = stmt.offset(page.offset).limit(page.limit)
         return [_run_item(row, names[row.dataset_run_id]) for row in self._session.scalars(stmt)], total
 
+    def active_item_ids(self, project_id: str, dataset_ids: Sequence[str]) -> dict[str, list[str]]:
+        """Per dataset, the ids of its current ACTIVE items, newest first (as `list_items` orders them)."""
+        out: dict[str, list[str]] = {dataset_id: [] for dataset_id in dataset_ids}
+        for chunk in chunks(list(dataset_ids)):
+            for dataset_id, item_id in self._session.execute(
+                sa.select(DatasetItemRow.dataset_id, DatasetItemRow.id).where(
+                    DatasetItemRow.project_id == project_id, DatasetItemRow.dataset_id.in_(chunk),
+                    DatasetItemRow.valid_to.is_(None), DatasetItemRow.is_deleted.is_(False),
+                    DatasetItemRow.status == "ACTIVE")
+                .order_by(DatasetItemRow.created_at.desc(), DatasetItemRow.id)
+            ):
+                out[dataset_id].append(item_id)
+        return out
+
     def run_names(self, project_id: str, dataset_ids: Sequence[str]) -> dict[str, list[str]]:
         out: dict[str, list[str]] = {dataset_id: [] for dataset_id in dataset_ids}
         for chunk in chunks(list(dataset_ids)):
