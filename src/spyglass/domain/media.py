@@ -99,8 +99,22 @@ def extension_of(content_type: str) -> str:
     return _EXTENSIONS.get(content_type) or content_type.split("/", 1)[1]
 
 
+MEDIA_PREFIX: Final = "media/"
+
+
 def object_key(project_id: str, media_id: str, content_type: str) -> str:
-    return f"media/{project_id}/{media_id}.{extension_of(content_type)}"
+    return f"{project_prefix(project_id)}{media_id}.{extension_of(content_type)}"
+
+
+def project_prefix(project_id: str) -> str:
+    """Where every media object of a project lives in the blob store."""
+    return f"{MEDIA_PREFIX}{project_id}/"
+
+
+def names_of_key(key: str) -> tuple[str, str]:
+    """(project id, media id) of a key built by `object_key`."""
+    project_id, _, name = key.removeprefix(MEDIA_PREFIX).rpartition("/")
+    return project_id, name.partition(".")[0]
 
 
 # -- stored media ------------------------------------------------------------------------

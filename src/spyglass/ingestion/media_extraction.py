@@ -38,10 +38,10 @@ class MediaExtractor:
                 if text and might_hold_inline_media(text):
                     record[field] = _extracted(text, field, trace_id, observation_id, found)
             metadata: dict[str, str] = record.get("metadata") or {}
-            if any(might_hold_inline_media(value) for value in metadata.values()):
-                record["metadata"] = {key: _extracted(value, "metadata", trace_id, observation_id, found)
-                                      if might_hold_inline_media(value) else value
-                                      for key, value in metadata.items()}
+            changed = {key: _extracted(value, "metadata", trace_id, observation_id, found)
+                       for key, value in metadata.items() if might_hold_inline_media(value)}
+            if changed:
+                record["metadata"] = {**metadata, **changed}
             if found:
                 uses.setdefault(record["project_id"], []).extend(found)
         for project_id, project_uses in uses.items():

@@ -26,9 +26,11 @@ from spyglass.domain.media import (
     UploadRequest,
     UploadResult,
     find_references,
+    names_of_key,
     object_key,
     parse_upload_request,
     parse_upload_result,
+    project_prefix,
 )
 from spyglass.services.media_links import MediaLinks, SignedLinks, UploadGrant
 from spyglass.services.retries import retrying_duplicates
@@ -96,15 +98,14 @@ class MediaService:
     def request_upload(self, scope: ProjectScope, body: Any, base_url: str) -> tuple[str, str | None]:
         """Register (and link) a media file; returns its id and an upload URL, or None if already uploaded."""
         request = parse_upload_request(body, self._max_bytes)
-        uploaded = retrying_duplicates(lambda: self._register(scope.project_id, request), "media")
+        key = object_key(scope.project_id, request.media_id, request.content_type)
+        uploaded = retrying_duplicates(lambda: self._register(scope.project_id, request, key), "media")
         if uploaded:
             return request.media_id, None
-        grant = UploadGrant(object_key(scope.project_id, request.media_id, request.content_type),
-                            request.content_type, request.content_length, request.sha256_hash)
+        grant = UploadGrant(key, request.content_type, request.content_length, request.sha256_hash)
         return request.media_id, self._links.upload_url(grant, base_url)
 
-    def _register(self, project_id: str, request: UploadRequest) -> bool:
-        key = object_key(project_id, request.media_id, request.content_type)
+    def _register(self, project_id: str, request: UploadRequest, key: str) -> bool:
         with self._store.session() as uow:
             if request.for_dataset_item:
                 if uow.datasets.find_dataset(project_id, dataset_id=request.dataset_id) is None:
@@ -181,7 +182,7 @@ class MediaService:
                                f"this URL was issued for")
         body.seek(0)
         self._blobs.put_file(grant.key, body)
-        project_id, media_id = _names_of(grant.key)
+        project_id, media_id = names_of_key(grant.key)
         with self._store.session() as uow:
             uow.media.lock(project_id, [media_id])
             media = uow.media.find(project_id, media_id)
@@ -193,7 +194,7 @@ class MediaService:
     def open_download(self, tail: str, query: dict[str, str]) -> Download:
         key = self._signed_links().verify_download(tail, query)
         with self._store.session() as uow:
-            media = uow.media.find(*_names_of(key))
+            media = uow.media.find(*names_of_key(key))
         if media is None or media.object_key != key:
             raise NotFound("Media not found")
         try:
@@ -271,13 +272,8 @@ class MediaService:
 
     def purge_project(self, project_id: str) -> int:
         """Delete every media file of a deleted project (its rows go with the project's)."""
-        keys = self._blobs.list_prefix(f"media/{project_id}/")
+        keys = self._blobs.list_prefix(project_prefix(project_id))
         for key in keys:
             self._blobs.delete(key)
         return len(keys)
 
-
-def _names_of(key: str) -> tuple[str, str]:
-    """(project id, media id) of an object key built by `domain.media.object_key`."""
-    project_id, _, name = key.removeprefix("media/").rpartition("/")
-    return project_id, name.partition(".")[0]

@@ -15,11 +15,11 @@ from urllib.parse import quote
 
 from spyglass.auth.signed_urls import EXPIRES, UrlSigner
 from spyglass.domain.errors import Forbidden
+from spyglass.domain.media import MEDIA_PREFIX
 from spyglass.storage.blob.s3 import S3BlobStore
 
-# The web route serving the blob directory; keys under `media/` only.
+# The web route serving the blob directory; keys under `MEDIA_PREFIX` only.
 BLOB_ROUTE = "/api/public/media-blobs/"
-_MEDIA_PREFIX = "media/"
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,8 +92,8 @@ class SignedLinks:
 
     def _url(self, key: str, base_url: str) -> str:
         base = (self._public_url or base_url).rstrip("/")
-        return base + BLOB_ROUTE + quote(key.removeprefix(_MEDIA_PREFIX))
+        return base + BLOB_ROUTE + quote(key.removeprefix(MEDIA_PREFIX))
 
 
 def _key_of(tail: str) -> str:
-    return _MEDIA_PREFIX + tail
+    return MEDIA_PREFIX + tail
