@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from spyglass.domain.errors import Forbidden
+
 AccessLevel = Literal["project", "scores"]
 KeyRole = Literal["ADMIN", "MEMBER"]
 
@@ -26,3 +28,9 @@ class ProjectScope:
     @property
     def is_admin(self) -> bool:
         return self.role == "ADMIN"
+
+    def require_project_access(self) -> ProjectScope:
+        """This scope, if it may do more than write scores (Basic auth with the secret key)."""
+        if self.access_level != "project":
+            raise Forbidden("Access denied - insufficient permissions for this endpoint")
+        return self

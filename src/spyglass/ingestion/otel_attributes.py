@@ -122,11 +122,7 @@ def js_string(value: Any) -> str:
 def as_text(value: Any) -> str:
     """Strings as they are, anything else as JavaScript's `JSON.stringify` would write it (the
     reference's "non-strings JSON-stringified"): compact, and integral doubles without `.0`."""
-    if isinstance(value, str):
-        return value
-    if type(value) is float or isinstance(value, list | dict):
-        value = js_value(value)
-    return json_text(value)
+    return value if isinstance(value, str) else json_text(js_value(value))
 
 
 def first_truthy(attributes: dict[str, Any], keys: Iterable[str]) -> Any:

@@ -7,7 +7,6 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from spyglass.domain.access import ProjectScope
-from spyglass.domain.errors import Forbidden
 from spyglass.services.container import Services
 
 
@@ -25,9 +24,7 @@ def _any_scope(request: Request, services: ServicesDep) -> ProjectScope:
 
 
 async def _project_scope(scope: Annotated[ProjectScope, Depends(_any_scope)]) -> ProjectScope:
-    if scope.access_level != "project":
-        raise Forbidden("Access denied - insufficient permissions for this endpoint")
-    return scope
+    return scope.require_project_access()
 
 
 # Basic auth with public + secret key: every route but the score writers requires it.

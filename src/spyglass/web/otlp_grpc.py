@@ -8,7 +8,6 @@ receiver; with this one an exporter left on its default transport works unchange
 
 from __future__ import annotations
 
-import logging
 from concurrent.futures import ThreadPoolExecutor
 from typing import Final, NoReturn
 
@@ -18,8 +17,6 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from spyglass.domain.errors import Forbidden, PayloadTooLarge, SpyglassError, Unauthorized, Unavailable
 from spyglass.ingestion.otel import OtlpDecodeError
 from spyglass.services.container import Services
-
-log = logging.getLogger(__name__)
 
 SERVICE: Final = "opentelemetry.proto.collector.trace.v1.TraceService"
 _OK: Final = ExportTraceServiceResponse().SerializeToString()
@@ -64,9 +61,7 @@ class OtlpGrpcReceiver:
     def _export(self, request: bytes, context: grpc.ServicerContext) -> bytes:
         metadata = {key: value for key, value in context.invocation_metadata() if isinstance(value, str)}
         try:
-            scope = self._services.projects.authenticate(metadata.get("authorization"))
-            if scope.access_level != "project":
-                raise Forbidden("Access denied - insufficient permissions for this endpoint")
+            scope = self._services.projects.authenticate(metadata.get("authorization")).require_project_access()
             self._services.ingestion.accept_otel(scope, request, "application/x-protobuf")
         except OtlpDecodeError as error:
             _abort(context, grpc.StatusCode.INVALID_ARGUMENT, error.message)
